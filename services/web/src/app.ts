@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import errors, { clientErrorMessage } from './plugins/errors.js'
+import postgres from './plugins/postgres.js'
+import redis from './plugins/redis.js'
+import status from './routes/status.js'
+import db from './routes/db.js'
+import cache from './routes/cache.js'
+import integracao from './routes/integracao.js'
+import { errorBody } from './schemas/shared.js'
+import { RequestLog } from './request-log.js'
+
+const SANE_REQUEST_ID = /^[\w.:-]{1,128}$/
+
+/** Reuses the caller's `x-request-id` when it is safe to log, so logs join across services. */
+function requestId (request: IncomingMessage): string {
+  const header = request.headers['x-request-id']
+  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID()
+}
+
+// Malformed HTTP never reaches Fastify's router; answer it in the contract's shape too.
+function onClientError (error: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const statusCode = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+  const body = JSON.stringify(errorBody(clientErrorMessage(statusCode)))
+  socket.end(
+    `HTTP/1.1 ${statusCode} ${statusCode === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    'Connection: close\r\n' +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  )
+}
+
+export interface BuildOptions {
+  /** Where log lines go; tests capture them, the server writes to stdout. */
+  logger?: FastifyServerOptions['logger']
+}
+
+/** Builds the whole service without listening: `server.ts` listens, tests inject. */
+export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.DB_PASSWORD', '*.REDIS_PASSWORD']
+    },
+    genReqId: requestId,
+    requestIdHeader: false,
+    // Fastify would otherwise answer HEAD with the GET handler, which writes.
+    exposeHeadRoutes: false,
+    logController: new RequestLog(),
+    clientErrorHandler: onClientError,
+    bodyLimit: 16 * 1024
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    reply.header('cache-control', 'no-store')
+  })
+
+  await app.register(errors)
+  await app.register(postgres)
+  await app.register(redis)
+  await app.register(status)
+  await app.register(db)
+  await app.register(cache)
+  await app.register(integracao)
+
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

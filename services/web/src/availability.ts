@@ -1,0 +1,27 @@
+import type { FastifyBaseLogger } from 'fastify'
+
+/**
+ * Remembers whether a dependency answered last time, so an outage is logged once
+ * when it starts and once when it ends instead of once per failed call or retry.
+ */
+export class Availability {
+  #up: boolean | undefined
+
+  constructor (private readonly log: FastifyBaseLogger, private readonly name: string) {}
+
+  get up (): boolean {
+    return this.#up === true
+  }
+
+  markUp (): void {
+    if (this.#up === true) return
+    this.log.info(`${this.name} is available`)
+    this.#up = true
+  }
+
+  markDown (cause: unknown): void {
+    if (this.#up === false) return
+    this.log.warn({ err: cause }, `${this.name} is unavailable`)
+    this.#up = false
+  }
+}

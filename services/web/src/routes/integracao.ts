@@ -1,0 +1,71 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { commonErrorResponses, messages } from '../schemas/shared.js'
+import { utcTimestamp } from '../time.js'
+
+const Failed = <S extends string, A extends string>(servico: S, acao: A) => Type.Object({
+  servico: Type.Literal(servico),
+  acao: Type.Literal(acao),
+  status: Type.Literal('erro'),
+  erro: Type.String()
+}, { additionalProperties: false })
+
+const DatabaseOperation = Type.Union([
+  Type.Object({
+    servico: Type.Literal('database'),
+    acao: Type.Literal('inserir'),
+    status: Type.Literal('sucesso'),
+    acesso_id: Type.Integer({ minimum: 1 })
+  }, { additionalProperties: false }),
+  Failed('database', 'inserir')
+])
+
+const CacheOperation = Type.Union([
+  Type.Object({
+    servico: Type.Literal('cache'),
+    acao: Type.Literal('incrementar_contador'),
+    status: Type.Literal('sucesso'),
+    contador: Type.Integer({ minimum: 1 })
+  }, { additionalProperties: false }),
+  Failed('cache', 'incrementar_contador')
+])
+
+/** Answered with 200 when both operations succeed, 503 when either failed. */
+export const IntegracaoBody = Type.Object({
+  status: Type.Union([Type.Literal('sucesso'), Type.Literal('erro')]),
+  // Database first, cache second. Not a Type.Tuple: fast-json-stringify cannot
+  // serialize a tuple whose items are unions.
+  operacoes: Type.Array(Type.Union([DatabaseOperation, CacheOperation]), { minItems: 2, maxItems: 2 })
+}, { additionalProperties: false })
+
+export const integracaoSchema = {
+  summary: 'One insert into acessos and one increment of integracao_contador, each reported on its own',
+  response: { 200: IntegracaoBody, 503: IntegracaoBody, ...commonErrorResponses }
+}
+
+const integracao: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { database, cache } = fastify
+
+  fastify.get('/integracao', { schema: integracaoSchema }, async (request, reply) => {
+    const [inserted, incremented] = await Promise.allSettled([
+      database.recordAccess('/integracao'),
+      cache.increment('integracao_contador', 'integracao_timestamp', utcTimestamp())
+    ])
+    const databaseOperation = inserted.status === 'fulfilled'
+      ? { servico: 'database' as const, acao: 'inserir' as const, status: 'sucesso' as const, acesso_id: inserted.value }
+      : { servico: 'database' as const, acao: 'inserir' as const, status: 'erro' as const, erro: messages.database }
+    const cacheOperation = incremented.status === 'fulfilled'
+      ? { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'sucesso' as const, contador: incremented.value }
+      : { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'erro' as const, erro: messages.redis }
+
+    for (const outcome of [inserted, incremented]) {
+      if (outcome.status === 'rejected') request.log.info({ err: outcome.reason }, 'integration operation failed')
+    }
+    const failed = inserted.status === 'rejected' || incremented.status === 'rejected'
+    return await reply.code(failed ? 503 : 200).send({
+      status: failed ? 'erro' : 'sucesso',
+      operacoes: [databaseOperation, cacheOperation]
+    })
+  })
+}
+
+export default integracao

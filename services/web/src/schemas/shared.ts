@@ -1,0 +1,30 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** The one shape of every error the service returns (contract, "Errors"). */
+export const ErrorBody = Type.Object({
+  status: Type.Literal('erro'),
+  erro: Type.String()
+}, { additionalProperties: false })
+
+export type ErrorBody = Static<typeof ErrorBody>
+
+export const messages = {
+  database: 'Não foi possível conectar ao banco de dados',
+  postgres: 'Não foi possível conectar ao PostgreSQL',
+  redis: 'Não foi possível conectar ao Redis',
+  notFound: 'Rota não encontrada',
+  internal: 'Erro interno'
+} as const
+
+/** Statuses any route can answer whatever its handler does: bad requests and bugs. */
+export const commonErrorResponses = {
+  '4xx': ErrorBody,
+  500: ErrorBody
+}
+
+export function errorBody (erro: string): ErrorBody {
+  return { status: 'erro', erro }
+}
+
+/** UTC, to the second, no offset: `2025-11-19T21:30:00`. */
+export const Timestamp = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$' })
