@@ -1,0 +1,71 @@
+import { Writable } from 'node:stream'
+import { Value } from '@sinclair/typebox/value'
+import type { TSchema } from '@sinclair/typebox'
+import type { Test } from 'tap'
+import { buildApp, type App } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { claimRedisDatabase, createDatabase, services } from './services.js'
+
+/** The service's environment pointing at this test's own database and Redis DB. */
+export async function isolatedEnv (t: Test): Promise<NodeJS.ProcessEnv> {
+  const [database, redisDb] = await Promise.all([createDatabase(t), claimRedisDatabase(t)])
+  return {
+    DB_HOST: services.db.host,
+    DB_PORT: String(services.db.port),
+    DB_USER: services.db.user,
+    DB_NAME: database,
+    REDIS_HOST: services.redis.host,
+    REDIS_PORT: String(services.redis.port),
+    REDIS_DB: String(redisDb),
+    ...(services.db.password === undefined ? {} : { DB_PASSWORD: services.db.password }),
+    ...(services.redis.password === undefined ? {} : { REDIS_PASSWORD: services.redis.password })
+  }
+}
+
+export interface TestApp {
+  app: App
+  config: Config
+  /** Every log line the app wrote, parsed. */
+  logs: Array<Record<string, unknown>>
+}
+
+/** The app built as `server.ts` builds it, on its own database and Redis DB, closed after the test. */
+export async function buildTestApp (t: Test, env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
+  const config = loadConfig({ ...await isolatedEnv(t), LOG_LEVEL: 'debug', ...env })
+  const logs: Array<Record<string, unknown>> = []
+  const stream = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line))
+      done()
+    }
+  })
+  const app = await buildApp(config, { logger: { level: config.LOG_LEVEL, stream } })
+  t.teardown(() => app.close())
+  await app.ready()
+  return { app, config, logs }
+}
+
+interface RouteSchema {
+  response: Record<string | number, TSchema>
+}
+
+interface Response {
+  statusCode: number
+  headers: Record<string, unknown>
+  body: string
+}
+
+/**
+ * Checks a real response against the schema its route declares for that status
+ * (the route's own object, not a copy) and returns the parsed body.
+ */
+export function checkBody<T = any> (t: Test, response: Response, status: number, schema: RouteSchema): T {
+  t.equal(response.statusCode, status, `status is ${status}`)
+  t.match(response.headers['content-type'], /^application\/json; charset=utf-8$/)
+  const declared = schema.response[status] ?? schema.response[`${String(status)[0]}xx`]
+  if (declared === undefined) throw new Error(`the route declares no schema for ${status}`)
+  const body: unknown = JSON.parse(response.body)
+  const errors = [...Value.Errors(declared, body)].map(({ path, message }) => `${path} ${message}`)
+  t.same(errors, [], 'body matches the route\'s response schema')
+  return body as T
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+
+const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
+
+/** A TCP port nobody listens on right now, picked by the kernel. */
+export async function freePort (): Promise<number> {
+  const probe = createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as { port: number }
+  probe.close()
+  await once(probe, 'close')
+  return port
+}
+
+export interface RunningServer {
+  url: string
+  child: ChildProcess
+  /** Everything the process wrote to stdout and stderr so far. */
+  output: () => string
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>
+}
+
+/**
+ * Starts the built server exactly as the container does (`node dist/server.js`)
+ * and resolves once it listens. Killed after the test if still running.
+ */
+export async function startServer (t: Test, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+  const port = await freePort()
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+
+  const deadline = Date.now() + 10_000
+  while (!output.includes('Server listening')) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`)
+    if (Date.now() > deadline) throw new Error(`server did not listen within 10 s:\n${output}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return { url: `http://127.0.0.1:${port}`, child, output: () => output, exited }
+}
