@@ -51,7 +51,7 @@ t.test('the total stays exact when rows are inserted, deleted or truncated behin
   const { app, config } = await buildTestApp(t)
   const client = await connectDatabase(t, config.DB_NAME)
   await client.query("INSERT INTO acessos (endpoint) SELECT '/elsewhere' FROM generate_series(1, 40)")
-  await client.query("DELETE FROM acessos WHERE id <= 5")
+  await client.query('DELETE FROM acessos WHERE id <= 5')
   t.equal(checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema).total_acessos, 36)
   await client.query('TRUNCATE acessos')
   t.equal(checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema).total_acessos, 1)

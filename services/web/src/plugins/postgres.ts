@@ -69,7 +69,7 @@ export default fp(async function postgres (fastify) {
       availability.markDown(err)
       if (closing) return
       const delay = Math.min(100 * 2 ** attempt, RETRY_CAP_MS)
-      retryTimer = setTimeout(() => { void migrate(attempt + 1) }, delay)
+      retryTimer = setTimeout(migrate, delay, attempt + 1)
     }
   }
 

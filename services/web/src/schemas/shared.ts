@@ -6,8 +6,6 @@ export const ErrorBody = Type.Object({
   erro: Type.String()
 }, { additionalProperties: false })
 
-export type ErrorBody = Static<typeof ErrorBody>
-
 export const messages = {
   database: 'Não foi possível conectar ao banco de dados',
   postgres: 'Não foi possível conectar ao PostgreSQL',
@@ -22,7 +20,7 @@ export const commonErrorResponses = {
   500: ErrorBody
 }
 
-export function errorBody (erro: string): ErrorBody {
+export function errorBody (erro: string): Static<typeof ErrorBody> {
   return { status: 'erro', erro }
 }
 

@@ -3,7 +3,6 @@ import pg from 'pg'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 
-
 /**
  * Where the suite finds PostgreSQL and Redis: the same variables as the service,
  * defaulting to the local services (make test points them at compose's instead).
