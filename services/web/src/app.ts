@@ -7,6 +7,9 @@ import type { Config } from './config.js'
 import errors, { clientErrorMessage } from './plugins/errors.js'
 import postgres from './plugins/postgres.js'
 import redis from './plugins/redis.js'
+import docs from './plugins/docs.js'
+import metrics from './plugins/metrics.js'
+import health from './routes/health.js'
 import status from './routes/status.js'
 import db from './routes/db.js'
 import cache from './routes/cache.js'
@@ -67,8 +70,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   })
 
   await app.register(errors)
+  await app.register(docs)
   await app.register(postgres)
   await app.register(redis)
+  await app.register(metrics)
+  await app.register(health)
   await app.register(status)
   await app.register(db)
   await app.register(cache)
