@@ -4,7 +4,8 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 
-const SERVER = fileURLToPath(new URL('../../dist/server.js', import.meta.url))
+/** The service's folder: where `dist/` and `migrations/` are, as in the image's /app. */
+export const SERVICE_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** A TCP port nobody listens on right now, picked by the kernel. */
 export async function freePort (): Promise<number> {
@@ -27,12 +28,14 @@ export interface RunningServer {
 }
 
 /**
- * Starts the built server exactly as the container does (`node dist/server.js`)
- * and resolves once it listens. Killed after the test if still running.
+ * Starts the built server exactly as the container does (`node dist/server.js`
+ * in the service's folder) and resolves once it listens. Killed after the test
+ * if still running.
  */
-export async function startServer (t: Test, env: NodeJS.ProcessEnv): Promise<RunningServer> {
+export async function startServer (t: Test, env: NodeJS.ProcessEnv, root = SERVICE_ROOT): Promise<RunningServer> {
   const port = await freePort()
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, ['dist/server.js'], {
+    cwd: root,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make dev: the service from source in watch mode, against the db and cache of
+# compose project web-dev when a Docker engine answers (their data is kept
+# between runs), else against local services. Setting DB_HOST or REDIS_HOST
+# picks local services even when Docker is there.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+cd "$top/services/web"
+[ -d node_modules ] || npm ci
+if [ -z "${DB_HOST:-}${REDIS_HOST:-}" ] && docker_works; then
+  project=web-dev
+  echo "make dev: using db and cache of compose project $project (stopped on exit, data kept)"
+  trap 'compose_for "$project" stop db cache' EXIT
+  start_dependencies "$project"
+else
+  export DB_HOST="${DB_HOST:-127.0.0.1}" REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
+  echo "make dev: using local services" \
+    "(PostgreSQL at $DB_HOST:${DB_PORT:-5432}, Redis at $REDIS_HOST:${REDIS_PORT:-6379})"
+fi
+npm run dev
