@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
-import errors, { clientErrorMessage } from './plugins/errors.js'
+import errors, { answerError, clientErrorMessage } from './plugins/errors.js'
 import postgres from './plugins/postgres.js'
 import redis from './plugins/redis.js'
 import docs from './plugins/docs.js'
@@ -59,6 +59,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     exposeHeadRoutes: false,
     logController: new RequestLog(),
     clientErrorHandler: onClientError,
+    // A URL the router cannot decode (`/%`) fails before any route exists.
+    frameworkErrors: answerError,
+    // Requests arriving on an open connection while draining are served, with
+    // `Connection: close`, rather than refused in a body of Fastify's own shape.
+    return503OnClosing: false,
     bodyLimit: 16 * 1024
   }).withTypeProvider<TypeBoxTypeProvider>()
 

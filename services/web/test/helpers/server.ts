@@ -58,3 +58,15 @@ export async function startServer (t: Test, env: NodeJS.ProcessEnv, root = SERVI
   }
   return { url: `http://127.0.0.1:${port}`, child, output: () => output, exited }
 }
+
+export interface HttpResponse {
+  statusCode: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** A real HTTP exchange, read whole, in the shape `checkBody` checks. */
+export async function fetchResponse (url: string, init?: RequestInit): Promise<HttpResponse> {
+  const response = await fetch(url, init)
+  return { statusCode: response.status, headers: Object.fromEntries(response.headers), body: await response.text() }
+}
