@@ -1,11 +1,9 @@
 import t, { type Test } from 'tap'
 import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
 import { commonErrorResponses } from '../src/schemas/shared.js'
 import { buildTestApp, checkBody } from './helpers/app.js'
 import { rawRequest, type RawResponse } from './helpers/raw-http.js'
+import { endpoints } from './helpers/endpoints.js'
 
 // Over a real socket: malformed HTTP never reaches Fastify, and inject() cannot send it.
 const { app } = await buildTestApp(t)
@@ -28,13 +26,6 @@ async function send (t: Test, request: string, options?: { end: boolean }): Prom
 async function expectError (t: Test, request: string, status: number, erro: string, options?: { end: boolean }) {
   t.same(checkBody(t, await send(t, request, options), status, anyRoute), { status: 'erro', erro })
 }
-
-const endpoints = [
-  { url: '/', schema: statusSchema },
-  { url: '/db/test', schema: dbTestSchema },
-  { url: '/cache/test', schema: cacheTestSchema },
-  { url: '/integracao', schema: integracaoSchema }
-] as const
 
 t.test('an unknown route answers 404 Rota não encontrada', async (t) => {
   const paths = ['/nada', '/db', '/db/test/extra', '/DB/TEST', '/%00', '/..%2Fdb%2Ftest', `/${'a'.repeat(8000)}`, '/%F0%9F%98%80']

@@ -1,20 +1,11 @@
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
 import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
 import { buildTestApp, checkBody } from './helpers/app.js'
 import { fetchResponse } from './helpers/server.js'
 import { connectDatabase, connectRedis } from './helpers/services.js'
+import { endpoints } from './helpers/endpoints.js'
 
 const REQUESTS = 500
-
-const endpoints = [
-  { url: '/', schema: statusSchema },
-  { url: '/db/test', schema: dbTestSchema },
-  { url: '/cache/test', schema: cacheTestSchema },
-  { url: '/integracao', schema: integracaoSchema }
-] as const
 
 const oneTo = (count: number) => Array.from({ length: count }, (_, index) => index + 1)
 

@@ -6,7 +6,7 @@ import t from 'tap'
 import { statusSchema } from '../src/routes/status.js'
 import { dbTestSchema } from '../src/routes/db.js'
 import { checkBody, isolatedEnv } from './helpers/app.js'
-import { SERVICE_ROOT, startServer } from './helpers/server.js'
+import { fetchResponse, SERVICE_ROOT, startServer } from './helpers/server.js'
 
 const run = promisify(execFile)
 
@@ -23,11 +23,7 @@ t.test('the service runs from an image-like folder holding production dependenci
   })
 
   const server = await startServer(t, { ...await isolatedEnv(t), NODE_ENV: 'production' }, app)
-  const get = async (path: string) => {
-    const response = await fetch(`${server.url}${path}`)
-    return { statusCode: response.status, headers: Object.fromEntries(response.headers), body: await response.text() }
-  }
-  checkBody(t, await get('/'), 200, statusSchema)
-  checkBody(t, await get('/db/test'), 200, dbTestSchema)
-  t.equal((await get('/docs/')).statusCode, 200, 'the docs UI and its assets ship too')
+  checkBody(t, await fetchResponse(`${server.url}/`), 200, statusSchema)
+  checkBody(t, await fetchResponse(`${server.url}/db/test`), 200, dbTestSchema)
+  t.equal((await fetchResponse(`${server.url}/docs/`)).statusCode, 200, 'the docs UI and its assets ship too')
 })

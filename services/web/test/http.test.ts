@@ -4,42 +4,37 @@ import { dbTestSchema } from '../src/routes/db.js'
 import { cacheTestSchema } from '../src/routes/cache.js'
 import { integracaoSchema } from '../src/routes/integracao.js'
 import { checkBody, isolatedEnv } from './helpers/app.js'
-import { startServer } from './helpers/server.js'
+import { fetchResponse, startServer } from './helpers/server.js'
 
 // The built server, started as the container starts it, over real HTTP.
-
-async function get (url: string, method = 'GET') {
-  const response = await fetch(url, { method })
-  return { statusCode: response.status, headers: Object.fromEntries(response.headers), body: await response.text() }
-}
 
 t.test('node dist/server.js serves the contract over HTTP', async (t) => {
   const server = await startServer(t, await isolatedEnv(t))
 
   t.test('GET /', async (t) => {
-    checkBody(t, await get(`${server.url}/`), 200, statusSchema)
+    checkBody(t, await fetchResponse(`${server.url}/`), 200, statusSchema)
   })
   t.test('GET /db/test', async (t) => {
-    t.match(checkBody(t, await get(`${server.url}/db/test`), 200, dbTestSchema), { acesso_id: 1, total_acessos: 1 })
+    t.match(checkBody(t, await fetchResponse(`${server.url}/db/test`), 200, dbTestSchema), { acesso_id: 1, total_acessos: 1 })
   })
   t.test('GET /cache/test', async (t) => {
-    t.match(checkBody(t, await get(`${server.url}/cache/test`), 200, cacheTestSchema), { contador: 1 })
+    t.match(checkBody(t, await fetchResponse(`${server.url}/cache/test`), 200, cacheTestSchema), { contador: 1 })
   })
   t.test('GET /integracao', async (t) => {
-    checkBody(t, await get(`${server.url}/integracao`), 200, integracaoSchema)
+    checkBody(t, await fetchResponse(`${server.url}/integracao`), 200, integracaoSchema)
   })
   t.test('an unknown route', async (t) => {
-    const response = await get(`${server.url}/nada`)
+    const response = await fetchResponse(`${server.url}/nada`)
     t.equal(response.statusCode, 404)
     t.same(JSON.parse(response.body), { status: 'erro', erro: 'Rota não encontrada' })
   })
   t.test('an unknown method on a known route', async (t) => {
-    const response = await get(`${server.url}/db/test`, 'POST')
+    const response = await fetchResponse(`${server.url}/db/test`, { method: 'POST' })
     t.equal(response.statusCode, 404)
     t.same(JSON.parse(response.body), { status: 'erro', erro: 'Rota não encontrada' })
   })
   t.test('a request id is generated and echoed', async (t) => {
-    t.match((await get(`${server.url}/`)).headers['x-request-id'], /^[0-9a-f-]{36}$/)
+    t.match((await fetchResponse(`${server.url}/`)).headers['x-request-id'], /^[0-9a-f-]{36}$/)
   })
 })
 
