@@ -6,7 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 const MIGRATIONS = fileURLToPath(new URL('../migrations/*.sql', import.meta.url))
 
 // Any 64-bit constant works as long as every replica uses the same one.
-const MIGRATION_LOCK = 4_357_102_388
+export const MIGRATION_LOCK = 4_357_102_388
 
 /**
  * Brings the schema to the newest version. Replicas starting together queue on a

@@ -10,6 +10,7 @@ import { startProxy, type Proxy } from './helpers/proxy.js'
 import { fetchResponse as get, startServer, type RunningServer } from './helpers/server.js'
 import { connectDatabase, services } from './helpers/services.js'
 import { timed, waitUntil } from './helpers/timing.js'
+import { MIGRATION_LOCK } from '../src/migrations.js'
 
 // Loading the modules alone takes a couple of seconds on a busy 2-core box; what
 // this rules out is waiting on the dependencies (a client waiting for `ready`
@@ -21,9 +22,6 @@ const LISTENS_WITHIN_MS = 8000
 const STATUS_WITHIN_MS = 1500
 // Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
 const WORKS_WITHIN_MS = 5000
-
-// The lock every replica takes around its migrations (src/migrations.ts).
-const MIGRATION_LOCK = 4_357_102_388
 
 const logLines = (server: RunningServer): Array<Record<string, unknown>> =>
   server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
