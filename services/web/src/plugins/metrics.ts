@@ -27,13 +27,14 @@ export default fp(async function metrics (fastify) {
   poolGauge('db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection', () => pool.waitingCount)
   poolGauge('redis_connected', '1 while the Redis connection is ready, 0 otherwise', () => fastify.redis.status === 'ready' ? 1 : 0)
 
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     requestDuration.observe({
       method: request.method,
       // The route pattern, never the raw URL: junk URLs must not create series.
       route: request.routeOptions.url ?? 'unmatched',
       status_code: reply.statusCode
     }, reply.elapsedTime / 1000)
+    done()
   })
 
   fastify.get('/metrics', { schema: { hide: true }, exposeHeadRoute: true }, async (_request, reply) => {
