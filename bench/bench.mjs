@@ -27,7 +27,7 @@ const settings = {
   connections: positiveInt('CONNECTIONS', 32),
   growthRows: positiveInt('GROWTH_ROWS', 1_000_000),
   startupRuns: positiveInt('STARTUP_RUNS', 3),
-  poolMax: 10,
+  poolMax: positiveInt('DB_POOL_MAX', 10), // both servers' pool size
   endpoints: (process.env.ENDPOINTS ?? '/,/db/test,/cache/test,/integracao').split(',').filter(Boolean),
   // Extra node flags for the service under load only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   serviceNodeArgs: (process.env.SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -26,8 +26,11 @@ function requestId (request: IncomingMessage): string {
 }
 
 // Malformed HTTP never reaches Fastify's router; answer it in the contract's shape too.
-function onClientError (error: NodeJS.ErrnoException & { bytesParsed?: number }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || !socket.writable) {
+function onClientError (error: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse }): void {
+  // When the request before the fault was already answered (a broken body after
+  // a 404, say), a second answer on the socket would corrupt the first: Node's
+  // own handler makes the same check.
+  if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent === true) {
     socket.destroy()
     return
   }

@@ -102,12 +102,22 @@ t.test('malformed HTTP answers 400 Requisição inválida', async (t) => {
     ['two different Content-Lengths', get('/', 'Content-Length: 1\r\nContent-Length: 2\r\n').replace(/\r\n$/, 'ab')],
     ['both Content-Length and Transfer-Encoding', `POST / HTTP/1.1\r\n${CLOSE}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
     ['a Transfer-Encoding that does not end in chunked', get('/', 'Transfer-Encoding: chunked, identity\r\n')],
-    ['a broken chunk', `POST / HTTP/1.1\r\n${CLOSE}Transfer-Encoding: chunked\r\n\r\nzz\r\n`],
+    // On a route whose handler waits on the databases, so the parser fails before any answer.
+    ['a broken chunk', `GET / HTTP/1.1\r\n${CLOSE}Transfer-Encoding: chunked\r\n\r\nzz\r\n`],
     ['a request cut off in its headers', 'GET / HTTP/1.1\r\nHost: web\r\n', true]
   ]
   for (const [name, request, end = false] of malformed) {
     await t.test(name, async (t) => await expectError(t, request, 400, 'Requisição inválida', { end }))
   }
+})
+
+t.test('a body that breaks after its request was answered gets no second answer on the socket', async (t) => {
+  // The 404 may go out before the parser reaches the broken chunk; what comes
+  // back must still be one response in the contract's shape, never two glued together.
+  const response = await send(t, `POST /nada HTTP/1.1\r\n${CLOSE}Transfer-Encoding: chunked\r\n\r\nzz\r\n`)
+  const body = checkBody(t, response, response.statusCode, anyRoute)
+  t.ok([400, 404].includes(response.statusCode), `answered ${response.statusCode}`)
+  t.equal(body.status, 'erro')
 })
 
 t.test('a request without Host gets Node\'s own bare 400', async (t) => {
