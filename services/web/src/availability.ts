@@ -9,10 +9,6 @@ export class Availability {
 
   constructor (private readonly log: FastifyBaseLogger, private readonly name: string) {}
 
-  get up (): boolean {
-    return this.#up === true
-  }
-
   markUp (): void {
     if (this.#up === true) return
     this.log.info(`${this.name} is available`)

@@ -12,7 +12,6 @@ export interface Database {
   countAccesses: () => Promise<number>
   /** A live `SELECT 1`, bounded by the dependency timeout. */
   ping: () => Promise<void>
-  readonly availability: Availability
   /** True once every migration has been applied. */
   readonly schemaReady: boolean
 }
@@ -107,7 +106,6 @@ export default fp(async function postgres (fastify) {
     async ping () {
       await tracked(withDeadline(pool.query('SELECT 1'), timeout, 'PostgreSQL'))
     },
-    availability,
     get schemaReady () {
       return schemaReady
     }

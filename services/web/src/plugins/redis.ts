@@ -12,7 +12,6 @@ export interface Cache {
   increment: (counterKey: string, timestampKey: string, at: string) => Promise<number>
   /** A live `PING`, bounded by the dependency timeout. */
   ping: () => Promise<void>
-  readonly availability: Availability
 }
 
 declare module 'fastify' {
@@ -72,8 +71,7 @@ export default fp(async function redis (fastify) {
     },
     async ping () {
       await tracked(withDeadline(client.ping(), timeout, 'Redis'))
-    },
-    availability
+    }
   })
 
   fastify.addHook('onClose', async () => {
