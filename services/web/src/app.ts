@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import errors, { answerError, clientErrorMessage } from './plugins/errors.js'
@@ -45,18 +45,19 @@ function onClientError (error: NodeJS.ErrnoException, socket: Socket & { _httpMe
 }
 
 export interface BuildOptions {
-  /** Where log lines go; tests capture them, the server writes to stdout. */
-  logger?: FastifyServerOptions['logger']
+  /** Where log lines go: stdout unless a test captures them. */
+  logStream?: NodeJS.WritableStream
 }
 
 /** Builds the whole service without listening: `server.ts` listens, tests inject. */
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const app = Fastify({
-    logger: options.logger ?? {
+    logger: {
       level: config.LOG_LEVEL,
       // Nothing logs headers or settings today; these keep credentials out if
       // someone does. Exact paths only: wildcards cost a walk of every line.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'config.DB_PASSWORD', 'config.REDIS_PASSWORD']
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'config.DB_PASSWORD', 'config.REDIS_PASSWORD'],
+      ...(options.logStream === undefined ? {} : { stream: options.logStream })
     },
     genReqId: requestId,
     requestIdHeader: false,

@@ -51,9 +51,9 @@ t.test('a second start applies nothing and keeps the data', async (t) => {
 
 t.test('replicas starting at the same moment migrate once and all serve', async (t) => {
   const env = await isolatedEnv(t)
-  const config = loadConfig(env)
+  const config = loadConfig({ ...env, LOG_LEVEL: 'silent' })
   const replicas = await Promise.all(Array.from({ length: 4 }, async () => {
-    const app = await buildApp(config, { logger: false })
+    const app = await buildApp(config)
     t.teardown(() => app.close())
     await app.ready()
     return app

@@ -39,7 +39,7 @@ export async function buildTestApp (t: Test, env: NodeJS.ProcessEnv = {}): Promi
       done()
     }
   })
-  const app = await buildApp(config, { logger: { level: config.LOG_LEVEL, stream } })
+  const app = await buildApp(config, { logStream: stream })
   t.teardown(() => app.close())
   await app.ready()
   return { app, config, logs }
