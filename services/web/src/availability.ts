@@ -20,4 +20,16 @@ export class Availability {
     this.log.warn({ err: cause }, `${this.name} is unavailable`)
     this.#up = false
   }
+
+  /** Awaits a call to the dependency, recording whether it answered. */
+  async track<T> (call: Promise<T>): Promise<T> {
+    try {
+      const result = await call
+      this.markUp()
+      return result
+    } catch (err) {
+      this.markDown(err)
+      throw err
+    }
+  }
 }

@@ -16,16 +16,16 @@ export default fp(async function metrics (fastify) {
   })
 
   const { pool } = fastify.pg
-  const poolGauge = (name: string, help: string, read: () => number) => new Gauge({
+  const gauge = (name: string, help: string, read: () => number) => new Gauge({
     name,
     help,
     registers: [registry],
     collect () { this.set(read()) }
   })
-  poolGauge('db_pool_connections', 'PostgreSQL connections held by the pool', () => pool.totalCount)
-  poolGauge('db_pool_idle_connections', 'PostgreSQL pool connections waiting for work', () => pool.idleCount)
-  poolGauge('db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection', () => pool.waitingCount)
-  poolGauge('redis_connected', '1 while the Redis connection is ready, 0 otherwise', () => fastify.redis.status === 'ready' ? 1 : 0)
+  gauge('db_pool_connections', 'PostgreSQL connections held by the pool', () => pool.totalCount)
+  gauge('db_pool_idle_connections', 'PostgreSQL pool connections waiting for work', () => pool.idleCount)
+  gauge('db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection', () => pool.waitingCount)
+  gauge('redis_connected', '1 while the Redis connection is ready, 0 otherwise', () => fastify.redis.status === 'ready' ? 1 : 0)
 
   fastify.addHook('onResponse', (request, reply, done) => {
     requestDuration.observe({

@@ -53,7 +53,6 @@ export default fp(async function postgres (fastify) {
   // A restarted server kills idle pool clients; without a listener pg's error
   // event would crash the process.
   pool.on('error', (err) => availability.markDown(err))
-  pool.on('connect', () => availability.markUp())
 
   let schemaReady = false
   let retryTimer: NodeJS.Timeout | undefined
@@ -72,15 +71,6 @@ export default fp(async function postgres (fastify) {
     }
   }
 
-  async function tracked<T> (work: Promise<T>): Promise<T> {
-    try {
-      return await work
-    } catch (err) {
-      availability.markDown(err)
-      throw err
-    }
-  }
-
   function requireSchema (): void {
     if (!schemaReady) throw new Error('database schema is not migrated yet')
   }
@@ -88,7 +78,7 @@ export default fp(async function postgres (fastify) {
   fastify.decorate<Database>('database', {
     async recordAccess (endpoint) {
       requireSchema()
-      const { rows } = await tracked(pool.query<{ id: number }>({
+      const { rows } = await availability.track(pool.query<{ id: number }>({
         name: 'record-access',
         text: 'INSERT INTO acessos (endpoint) VALUES ($1) RETURNING id',
         values: [endpoint]
@@ -97,14 +87,14 @@ export default fp(async function postgres (fastify) {
     },
     async countAccesses () {
       requireSchema()
-      const { rows } = await tracked(pool.query<{ total: string }>({
+      const { rows } = await availability.track(pool.query<{ total: string }>({
         name: 'count-accesses',
         text: 'SELECT sum(total)::bigint AS total FROM acessos_contagem'
       }))
       return Number(rows[0]!.total)
     },
     async ping () {
-      await tracked(withDeadline(pool.query('SELECT 1'), timeout, 'PostgreSQL'))
+      await availability.track(withDeadline(pool.query('SELECT 1'), timeout, 'PostgreSQL'))
     },
     get schemaReady () {
       return schemaReady

@@ -10,7 +10,7 @@ export interface Cache {
    * `timestampKey`, and returns the counter's new value.
    */
   increment: (counterKey: string, timestampKey: string, at: string) => Promise<number>
-  /** A live `PING`, bounded by the dependency timeout. */
+  /** A live `PING`, bounded by the dependency timeout (commandTimeout). */
   ping: () => Promise<void>
 }
 
@@ -48,29 +48,18 @@ export default fp(async function redis (fastify) {
   client.on('error', (err) => availability.markDown(err))
   client.on('ready', () => availability.markUp())
 
-  async function tracked<T> (work: Promise<T>): Promise<T> {
-    try {
-      const result = await work
-      availability.markUp()
-      return result
-    } catch (err) {
-      availability.markDown(err)
-      throw err
-    }
-  }
-
   fastify.decorate('redis', client)
   fastify.decorate<Cache>('cache', {
     async increment (counterKey, timestampKey, at) {
-      const replies = await tracked(client.multi().incr(counterKey).set(timestampKey, at).exec())
-      const [incr, set] = replies ?? []
-      const failure = incr?.[0] ?? set?.[0]
+      const [incr, set] = await availability.track(client.multi().incr(counterKey).set(timestampKey, at).exec()) ?? []
       if (incr === undefined || set === undefined) throw new Error('Redis transaction was discarded')
+      const failure = incr[0] ?? set[0]
       if (failure) throw failure
       return incr[1] as number
     },
     async ping () {
-      await tracked(withDeadline(client.ping(), timeout, 'Redis'))
+      // Already bounded: commandTimeout, and no offline queue while disconnected.
+      await availability.track(client.ping())
     }
   })
 
