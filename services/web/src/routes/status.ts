@@ -37,6 +37,11 @@ const status: FastifyPluginAsyncTypebox = async (fastify) => {
   const databaseAddress = { host: config.DB_HOST, port: String(config.DB_PORT) }
   const cacheAddress = { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
 
+  const report = (ping: PromiseSettledResult<void>, address: typeof databaseAddress, erro: string) =>
+    ping.status === 'fulfilled'
+      ? { status: 'conectado' as const, ...address }
+      : { status: 'desconectado' as const, ...address, erro }
+
   fastify.get('/', { schema: statusSchema, exposeHeadRoute: true }, async () => {
     const [databasePing, cachePing] = await Promise.allSettled([database.ping(), cache.ping()])
     return {
@@ -44,12 +49,8 @@ const status: FastifyPluginAsyncTypebox = async (fastify) => {
       status: 'online' as const,
       timestamp: utcTimestamp(),
       servicos: {
-        database: databasePing.status === 'fulfilled'
-          ? { status: 'conectado' as const, ...databaseAddress }
-          : { status: 'desconectado' as const, ...databaseAddress, erro: messages.postgres },
-        cache: cachePing.status === 'fulfilled'
-          ? { status: 'conectado' as const, ...cacheAddress }
-          : { status: 'desconectado' as const, ...cacheAddress, erro: messages.redis }
+        database: report(databasePing, databaseAddress, messages.postgres),
+        cache: report(cachePing, cacheAddress, messages.redis)
       }
     }
   })
