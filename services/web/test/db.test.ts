@@ -1,6 +1,6 @@
 import t from 'tap'
 import { dbTestSchema } from '../src/routes/db.js'
-import { buildTestApp, checkBody } from './helpers/app.js'
+import { buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
 import { connectDatabase } from './helpers/services.js'
 
 interface DbTest { acesso_id: number, total_acessos: number }
@@ -20,10 +20,22 @@ t.test('each call inserts one /db/test row with a later id and a total one highe
   t.equal(second.total_acessos, first.total_acessos + 1)
 
   const client = await connectDatabase(t, config.DB_NAME)
-  const { rows } = await client.query('SELECT id, endpoint, timestamp FROM acessos ORDER BY id')
+  const { rows } = await client.query('SELECT id, endpoint FROM acessos ORDER BY id')
   t.same(rows.map((row) => [row.id, row.endpoint]), [[first.acesso_id, '/db/test'], [second.acesso_id, '/db/test']])
-  const stamped = rows[1].timestamp as Date
-  t.ok(Math.abs(stamped.getTime() - Date.now()) < 60_000, 'the row is stamped with the current UTC time')
+})
+
+t.test('rows are stamped in UTC, even on a database whose own time zone is not', async (t) => {
+  // This machine runs in UTC: only a database set to another zone shows whether
+  // the service's sessions set their own.
+  const env = await isolatedEnv(t)
+  const client = await connectDatabase(t, env.DB_NAME!)
+  await client.query(`ALTER DATABASE ${env.DB_NAME!} SET timezone = 'America/Sao_Paulo'`)
+  const { app } = await buildTestApp(t, env)
+  checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
+  const { rows } = await client.query(
+    "SELECT abs(extract(epoch FROM timestamp - (now() AT TIME ZONE 'UTC'))) AS seconds_off FROM acessos"
+  )
+  t.ok(Number(rows[0].seconds_off) < 60, `stamped ${rows[0].seconds_off} s away from UTC now`)
 })
 
 t.test('the response is marked not cacheable', async (t) => {
