@@ -1,6 +1,6 @@
 import t from 'tap'
 import { dbTestSchema } from '../src/routes/db.js'
-import { buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
+import { buildAppOn, buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
 import { connectDatabase } from './helpers/services.js'
 
 interface DbTest { acesso_id: number, total_acessos: number }
@@ -30,7 +30,7 @@ t.test('rows are stamped in UTC, even on a database whose own time zone is not',
   const env = await isolatedEnv(t)
   const client = await connectDatabase(t, env.DB_NAME!)
   await client.query(`ALTER DATABASE ${env.DB_NAME!} SET timezone = 'America/Sao_Paulo'`)
-  const { app } = await buildTestApp(t, env)
+  const { app } = await buildAppOn(t, env)
   checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
   const { rows } = await client.query(
     "SELECT abs(extract(epoch FROM timestamp - (now() AT TIME ZONE 'UTC'))) AS seconds_off FROM acessos"

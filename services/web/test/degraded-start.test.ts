@@ -5,7 +5,7 @@ import { dbTestSchema } from '../src/routes/db.js'
 import { cacheTestSchema } from '../src/routes/cache.js'
 import { integracaoSchema } from '../src/routes/integracao.js'
 import { messages } from '../src/schemas/shared.js'
-import { buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
+import { buildAppOn, checkBody, isolatedEnv } from './helpers/app.js'
 import { startProxy, type Proxy } from './helpers/proxy.js'
 import { fetchResponse as get, startServer, type RunningServer } from './helpers/server.js'
 import { connectDatabase, services } from './helpers/services.js'
@@ -95,7 +95,7 @@ t.test('migrations started while PostgreSQL was down wait for the lock another r
   const env = await isolatedEnv(t)
   const db = await startProxy(t, services.db)
   await db.refuse()
-  const { app, logs } = await buildTestApp(t, { ...env, DB_PORT: String(db.port) })
+  const { app, logs } = await buildAppOn(t, { ...env, DB_PORT: String(db.port) })
 
   const replica = await connectDatabase(t, env.DB_NAME!)
   await replica.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])

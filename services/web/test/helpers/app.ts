@@ -30,8 +30,13 @@ export interface TestApp {
 }
 
 /** The app built as `server.ts` builds it, on its own database and Redis DB, closed after the test. */
-export async function buildTestApp (t: Test, env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
-  const config = loadConfig({ ...await isolatedEnv(t), LOG_LEVEL: 'debug', ...env })
+export async function buildTestApp (t: Test, overrides: NodeJS.ProcessEnv = {}): Promise<TestApp> {
+  return await buildAppOn(t, { ...await isolatedEnv(t), ...overrides })
+}
+
+/** The app on exactly `env` (from `isolatedEnv`, say), logging at debug into `logs`; closed after the test. */
+export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv): Promise<TestApp> {
+  const config = loadConfig({ LOG_LEVEL: 'debug', ...env })
   const logs: Array<Record<string, unknown>> = []
   const stream = new Writable({
     write (chunk: Buffer, _encoding, done) {
