@@ -5,6 +5,8 @@
 # picks local services even when Docker is there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node.sh"
+use_image_node
 
 cd "$top/services/web"
 [ -d node_modules ] || npm ci

@@ -3,6 +3,8 @@
 # compose stack when a Docker engine answers, else against local services.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/node.sh"
+use_image_node
 
 cd "$top/services/web"
 [ -d node_modules ] || npm ci

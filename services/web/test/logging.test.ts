@@ -30,7 +30,7 @@ t.test('passwords and credentials never reach the log', async (t) => {
   const password = 'pa55-never-logged'
   // PostgreSQL refuses the connection (a closed port), so the password travels
   // through the driver and its errors, yet must not be written anywhere.
-  const { app, logs } = await buildTestApp(t, { DB_PORT: String(await freePort()), DB_PASSWORD: password, LOG_LEVEL: 'trace' })
+  const { app, logs } = await buildTestApp(t, { DB_PORT: String(await freePort()), DB_PASSWORD_FILE: undefined, DB_PASSWORD: password, LOG_LEVEL: 'trace' })
   await app.inject({ url: '/db/test', headers: { authorization: `Bearer ${password}`, cookie: `session=${password}` } })
   await app.inject('/')
   await app.inject({ url: '/nowhere', headers: { authorization: `Basic ${password}` } })
@@ -41,7 +41,7 @@ t.test('passwords and credentials never reach the log', async (t) => {
 t.test('credentials handed to the logger by mistake are censored', async (t) => {
   // Nothing logs headers or the settings today; this keeps the redaction paths
   // honest for the day someone does.
-  const { app, logs } = await buildTestApp(t, { DB_PASSWORD: 'pa55-in-config' })
+  const { app, logs } = await buildTestApp(t, { DB_PASSWORD_FILE: undefined, DB_PASSWORD: 'pa55-in-config' })
   app.log.info({ req: { headers: { authorization: 'Bearer tok3n', cookie: 'session=c00kie' } }, config: app.config }, 'oops')
   const line = JSON.stringify(logs.find((entry) => entry.msg === 'oops'))
   for (const secret of ['tok3n', 'c00kie', 'pa55-in-config']) t.notMatch(line, secret, `${secret} is censored`)

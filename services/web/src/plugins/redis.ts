@@ -47,11 +47,25 @@ export default fp(async function redis (fastify) {
   const availability = new Availability(fastify.log, 'Redis')
   client.on('error', (err) => availability.markDown(err))
   client.on('ready', () => availability.markUp())
+  // A command that fails because the connection has just gone says only "Stream
+  // isn't writeable" or "Connection is closed."; the connection's own error event
+  // names the cause (connect ECONNREFUSED, getaddrinfo ENOTFOUND cache), so only a
+  // failure on a usable connection (a timeout, say) reports the outage itself.
+  async function tracked<T> (call: Promise<T>): Promise<T> {
+    try {
+      const result = await call
+      availability.markUp()
+      return result
+    } catch (err) {
+      if (client.status === 'ready' && client.stream.writable) availability.markDown(err)
+      throw err
+    }
+  }
 
   fastify.decorate('redis', client)
   fastify.decorate<Cache>('cache', {
     async increment (counterKey, timestampKey, at) {
-      const [incr, set] = await availability.track(client.multi().incr(counterKey).set(timestampKey, at).exec()) ?? []
+      const [incr, set] = await tracked(client.multi().incr(counterKey).set(timestampKey, at).exec()) ?? []
       if (incr === undefined || set === undefined) throw new Error('Redis transaction was discarded')
       const failure = incr[0] ?? set[0]
       if (failure) throw failure
@@ -59,7 +73,7 @@ export default fp(async function redis (fastify) {
     },
     async ping () {
       // Already bounded: commandTimeout, and no offline queue while disconnected.
-      await availability.track(client.ping())
+      await tracked(client.ping())
     }
   })
 

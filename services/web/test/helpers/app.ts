@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
@@ -6,7 +9,11 @@ import { buildApp, type App } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { claimRedisDatabase, createDatabase, services } from './services.js'
 
-/** The service's environment pointing at this test's own database and Redis DB. */
+/**
+ * The service's whole environment, pointing at this test's own database and
+ * Redis DB. Passwords go in files, as compose's secrets do, so a test that sets
+ * a `*_FILE` of its own replaces them instead of clashing with a variable.
+ */
 export async function isolatedEnv (t: Test): Promise<NodeJS.ProcessEnv> {
   const [database, redisDb] = await Promise.all([createDatabase(t), claimRedisDatabase(t)])
   return {
@@ -17,9 +24,18 @@ export async function isolatedEnv (t: Test): Promise<NodeJS.ProcessEnv> {
     REDIS_HOST: services.redis.host,
     REDIS_PORT: String(services.redis.port),
     REDIS_DB: String(redisDb),
-    ...(services.db.password === undefined ? {} : { DB_PASSWORD: services.db.password }),
-    ...(services.redis.password === undefined ? {} : { REDIS_PASSWORD: services.redis.password })
+    ...await passwordFile(t, 'DB_PASSWORD_FILE', services.db.password),
+    ...await passwordFile(t, 'REDIS_PASSWORD_FILE', services.redis.password)
   }
+}
+
+async function passwordFile (t: Test, name: string, password: string | undefined): Promise<NodeJS.ProcessEnv> {
+  if (password === undefined) return {}
+  const dir = await mkdtemp(join(tmpdir(), 'web-test-secret-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'password')
+  await writeFile(file, `${password}\n`, { mode: 0o600 })
+  return { [name]: file }
 }
 
 export interface TestApp {
