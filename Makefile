@@ -1,28 +1,27 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test bench dev clean
+.PHONY: help up down logs ps test e2e bench dev clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
 
 up: ## Create missing secrets, build and start the stack, wait until it is healthy
-	@scripts/secrets.sh
-	docker compose up -d --build --wait
-	@port=$$(docker compose port web 5000 | sed 's/.*://'); \
-	  echo "web is up at http://localhost:$$port"; \
-	  echo "try: curl -s http://localhost:$$port/integracao"
+	@scripts/up.sh
 
 down: ## Stop and remove the containers (the data volumes stay)
-	docker compose down
+	@scripts/compose.sh down
 
 logs: ## Follow the logs of every service
-	docker compose logs -f
+	@scripts/compose.sh logs -f
 
 ps: ## Show the services and their health
-	docker compose ps
+	@scripts/compose.sh ps
 
-test: ## Lint, typecheck, build, lint compose, then run the tests (compose stack or local services)
+test: ## Lint, typecheck, build, lint compose, run the tests (against compose's db and cache, or local services), then e2e when Docker answers
 	@scripts/test.sh
+
+e2e: ## Run the end-to-end suite over the whole compose stack, on throwaway projects
+	@scripts/e2e.sh
 
 bench: ## Run the benchmark (bench/run.sh)
 	@bench/run.sh
@@ -32,6 +31,6 @@ dev: ## Run the service from source in watch mode with pretty logs
 
 clean: ## Remove containers, networks, the data volumes (all stored data) and dist
 	@echo "Removing the containers, networks and volumes of this stack and of make dev's web-dev project: all stored data goes."
-	docker compose down -v --remove-orphans
-	docker compose -p web-dev down -v --remove-orphans
+	@scripts/compose.sh down -v --remove-orphans
+	@scripts/compose.sh -p web-dev down -v --remove-orphans
 	rm -rf services/web/dist

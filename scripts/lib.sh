@@ -1,11 +1,50 @@
-# Sourced by test.sh and dev.sh: how they find a Docker engine and start the
-# stack's db and cache where the host can reach them.
+# Sourced by the scripts behind make: how they find Docker with Compose v2 and
+# start the stack's db and cache where the host can reach them.
 
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Both the compose plugin and a running engine are needed, not just the CLI.
-docker_works () {
-  docker compose version >/dev/null 2>&1 && docker info >/dev/null 2>&1
+# The lowest Compose that has everything compose.yaml and the scripts use: the
+# top-level `name:` and `up --wait` (2.1.1).
+COMPOSE_MIN=2.1.1
+
+# Says on stdout what is missing for the compose path, nothing when it all
+# answers: the docker CLI, the Compose v2 plugin at COMPOSE_MIN or later (v1's
+# docker-compose and older plugins fail on `name:` or `--wait` with usage text),
+# and an engine.
+compose_missing () {
+  local version
+  if ! command -v docker >/dev/null 2>&1; then
+    echo "the docker command is not installed"
+    return
+  fi
+  if ! version=$(docker compose version --short 2>/dev/null); then
+    echo "the Docker Compose v2 plugin is not installed ('docker compose' does not answer; docker-compose v1 cannot read compose.yaml)"
+    return
+  fi
+  version=${version#v}
+  if [ "$(printf '%s\n%s\n' "$COMPOSE_MIN" "${version%%[+-]*}" | sort -V | head -n 1)" != "$COMPOSE_MIN" ]; then
+    echo "Docker Compose $version is older than $COMPOSE_MIN (needed for 'up --wait')"
+    return
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    echo "no Docker engine answers ('docker info' fails: start Docker, or check DOCKER_HOST and your permissions)"
+  fi
+}
+
+# Stops the calling make target with one line when the compose path cannot run.
+require_compose () {
+  local missing
+  missing=$(compose_missing)
+  if [ -n "$missing" ]; then
+    echo "make $1 needs Docker Engine with Compose v2 >= $COMPOSE_MIN: $missing. Without Docker, see \"Running without Docker\" in README.md." >&2
+    exit 1
+  fi
+}
+
+# The compose project: COMPOSE_PROJECT_NAME when set, as compose itself does,
+# else compose.yaml's `name:`.
+compose_project () {
+  echo "${COMPOSE_PROJECT_NAME:-$(sed -n 's/^name: *//p' "$top/compose.yaml")}"
 }
 
 # compose with the loopback-ports override, under the project name $1.
@@ -17,15 +56,20 @@ compose_for () {
 # the variables the service and the tests read to reach them.
 start_dependencies () {
   local project=$1 address
-  "$top/scripts/secrets.sh"
+  COMPOSE_PROJECT_NAME=$project "$top/scripts/secrets.sh"
   compose_for "$project" up -d --wait db cache
   address=$(compose_for "$project" port db 5432)
   export DB_HOST=127.0.0.1 DB_PORT="${address##*:}"
   DB_USER=$(compose_for "$project" exec -T db printenv POSTGRES_USER)
-  DB_PASSWORD=$(cat "$top/secrets/db_password.txt")
+  DB_PASSWORD=$(cat "$(secrets_dir)/db_password.txt")
   export DB_USER DB_PASSWORD
   address=$(compose_for "$project" port cache 6379)
   export REDIS_HOST=127.0.0.1 REDIS_PORT="${address##*:}"
-  REDIS_PASSWORD=$(cat "$top/secrets/redis_password.txt")
+  REDIS_PASSWORD=$(cat "$(secrets_dir)/redis_password.txt")
   export REDIS_PASSWORD
+}
+
+# Where compose.yaml reads the secret files: SECRETS_DIR, else secrets/.
+secrets_dir () {
+  echo "${SECRETS_DIR:-$top/secrets}"
 }

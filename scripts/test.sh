@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make test: static checks and build, then the test suite, against a throwaway
-# compose stack when a Docker engine answers, else against local services.
+# make test: static checks and build, then the test suite against a throwaway
+# compose project's db and cache when Docker with Compose v2 answers, else against
+# local services; then, with Docker, the end-to-end suite over the whole stack.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node.sh"
@@ -12,20 +13,27 @@ npm run lint
 npm run typecheck
 npm run build
 npx dclint "$top/compose.yaml" "$top/compose.test.yaml"
-if docker compose version >/dev/null 2>&1; then
+
+missing=$(compose_missing)
+if [ -z "$missing" ]; then
   "$top/scripts/secrets.sh"
   docker compose -f "$top/compose.yaml" config -q
   docker compose -f "$top/compose.yaml" -f "$top/compose.test.yaml" config -q
-fi
-
-if docker_works; then
   project=web-test
-  echo "make test: a Docker engine answers: testing against db and cache of compose project $project"
+  echo "make test: Docker with Compose v2 answers: testing against db and cache of compose project $project"
   trap 'compose_for "$project" down -v --remove-orphans' EXIT
   start_dependencies "$project"
 else
   export DB_HOST="${DB_HOST:-127.0.0.1}" REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
-  echo "make test: no Docker engine: testing against local services" \
-    "(PostgreSQL at $DB_HOST:${DB_PORT:-5432}, Redis at $REDIS_HOST:${REDIS_PORT:-6379})"
+  echo "make test: testing against local services" \
+    "(PostgreSQL at $DB_HOST:${DB_PORT:-5432}, Redis at $REDIS_HOST:${REDIS_PORT:-6379}), because $missing"
 fi
+echo "make test: Node $(node --version)"
 npm test
+
+if [ -z "$missing" ]; then
+  echo "make test: end-to-end suite over the whole compose stack (make e2e)"
+  "$top/scripts/e2e.sh"
+else
+  echo "make test: end-to-end suite SKIPPED, because $missing"
+fi
