@@ -3,10 +3,10 @@ import { cp } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { checkBody, isolatedEnv } from './helpers/app.js'
-import { fetchResponse, SERVICE_ROOT, startServer } from './helpers/server.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { checkBody, isolatedEnv } from '../helpers/app.js'
+import { fetchResponse, SERVICE_ROOT, startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
 

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { messages } from '../src/schemas/shared.js'
-import { buildAppOn, checkBody, isolatedEnv } from './helpers/app.js'
-import { startProxy, type Proxy } from './helpers/proxy.js'
-import { fetchResponse as get, startServer, type RunningServer } from './helpers/server.js'
-import { connectDatabase, services } from './helpers/services.js'
-import { timed, waitUntil } from './helpers/timing.js'
-import { MIGRATION_LOCK } from '../src/migrations.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
+import { buildAppOn, checkBody, isolatedEnv } from '../helpers/app.js'
+import { startProxy, type Proxy } from '../helpers/proxy.js'
+import { fetchResponse as get, startServer, type RunningServer } from '../helpers/server.js'
+import { connectDatabase, services } from '../helpers/services.js'
+import { timed, waitUntil } from '../helpers/timing.js'
+import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 
 // Loading the modules alone takes a couple of seconds on a busy 2-core box; what
 // this rules out is waiting on the dependencies (a client waiting for `ready`
@@ -49,14 +49,14 @@ for (const outage of outages) {
       t.ok(ms < STATUS_WITHIN_MS, `answered in ${Math.round(ms)} ms`)
       const body = checkBody(t, response, 200, statusSchema)
       t.match(body.servicos, {
-        database: { status: 'desconectado', erro: messages.postgres },
-        cache: { status: 'desconectado', erro: messages.redis }
+        database: { status: 'desconectado', erro: statusPingFailed.database },
+        cache: { status: 'desconectado', erro: statusPingFailed.cache }
       })
     })
 
     await t.test('the endpoints that need them answer the documented 503', async (t) => {
-      t.same(checkBody(t, await get(`${server.url}/db/test`), 503, dbTestSchema), { status: 'erro', erro: messages.database })
-      t.same(checkBody(t, await get(`${server.url}/cache/test`), 503, cacheTestSchema), { status: 'erro', erro: messages.redis })
+      t.same(checkBody(t, await get(`${server.url}/db/test`), 503, dbTestSchema), { status: 'erro', erro: dependencyFailed.database })
+      t.same(checkBody(t, await get(`${server.url}/cache/test`), 503, cacheTestSchema), { status: 'erro', erro: dependencyFailed.cache })
       t.equal(checkBody(t, await get(`${server.url}/integracao`), 503, integracaoSchema).status, 'erro')
     })
 

@@ -1,8 +1,8 @@
 import t from 'tap'
 import pg from 'pg'
-import { dbTestSchema } from '../src/routes/db.js'
-import { buildAppOn, buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
-import { connectDatabase } from './helpers/services.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { buildAppOn, buildTestApp, checkBody, isolatedEnv } from '../helpers/app.js'
+import { connectDatabase } from '../helpers/services.js'
 
 const tables = async (client: pg.Client) => (await client.query(
   "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { liveSchema, readySchema } from '../src/routes/health.js'
-import { buildTestApp, checkBody } from './helpers/app.js'
-import { freePort } from './helpers/server.js'
+import { liveSchema, readySchema } from '../../src/routes/health.js'
+import { buildTestApp, checkBody } from '../helpers/app.js'
+import { freePort } from '../helpers/server.js'
 
 t.test('/health/live answers while the process runs', async (t) => {
   const { app } = await buildTestApp(t)

@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto'
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { checkBody, isolatedEnv } from './helpers/app.js'
-import { rawRequest } from './helpers/raw-http.js'
-import { fetchResponse, startServer } from './helpers/server.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { checkBody, isolatedEnv } from '../helpers/app.js'
+import { rawRequest } from '../helpers/raw-http.js'
+import { fetchResponse, startServer } from '../helpers/server.js'
 
 // Bounded twice: so many requests, and no longer than so many seconds.
 const WELL_FORMED = 1500
@@ -108,7 +108,7 @@ function malformed (): Buffer {
 async function sendMalformed (port: number, bytes: Buffer): Promise<Outcome> {
   // A request cut short leaves the server waiting for the rest: a second of silence ends it.
   const response = await rawRequest(port, bytes, { timeoutMs: 1000 })
-  return { what: JSON.stringify(bytes.toString('latin1').slice(0, 120)), status: response?.statusCode ?? 0, contentType: response?.headers['content-type'] ?? '' }
+  return { what: JSON.stringify(bytes.toString('latin1').slice(0, 120)), status: response?.statusCode ?? 0, contentType: String(response?.headers['content-type'] ?? '') }
 }
 
 /** Sends every item, CONCURRENCY at a time, until they are all sent or the deadline has passed. */

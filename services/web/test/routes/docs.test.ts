@@ -1,11 +1,11 @@
 import t from 'tap'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { liveSchema, readySchema } from '../src/routes/health.js'
-import { buildTestApp } from './helpers/app.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { liveSchema, readySchema } from '../../src/routes/health.js'
+import { buildTestApp } from '../helpers/app.js'
 
 const documented = {
   '/': statusSchema,

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { messages } from '../src/schemas/shared.js'
-import { buildTestApp, checkBody, type TestApp } from './helpers/app.js'
-import { startProxy, type Proxy } from './helpers/proxy.js'
-import { connectDatabase, services } from './helpers/services.js'
-import { timed, waitUntil } from './helpers/timing.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
+import { buildTestApp, checkBody, level, type TestApp } from '../helpers/app.js'
+import { startProxy, type Proxy } from '../helpers/proxy.js'
+import { connectDatabase, services } from '../helpers/services.js'
+import { timed, waitUntil } from '../helpers/timing.js'
 
 // Each outage has its own proxies, app, database and Redis DB, and mostly waits on timeouts.
 t.jobs = 5
@@ -26,9 +26,9 @@ const dependencies = [
     portVariable: 'DB_PORT',
     endpoint: '/db/test',
     schema: dbTestSchema,
-    erro: messages.database,
+    erro: dependencyFailed.database,
     statusKey: 'database',
-    statusErro: messages.postgres,
+    statusErro: statusPingFailed.database,
     operation: 0,
     other: { endpoint: '/cache/test', schema: cacheTestSchema, statusKey: 'cache', operation: 1 }
   },
@@ -38,9 +38,9 @@ const dependencies = [
     portVariable: 'REDIS_PORT',
     endpoint: '/cache/test',
     schema: cacheTestSchema,
-    erro: messages.redis,
+    erro: dependencyFailed.cache,
     statusKey: 'cache',
-    statusErro: messages.redis,
+    statusErro: statusPingFailed.cache,
     operation: 1,
     other: { endpoint: '/db/test', schema: dbTestSchema, statusKey: 'database', operation: 0 }
   }
@@ -55,11 +55,8 @@ const outages = [
 
 const answersOk = (app: TestApp['app'], url: string) => async () => (await app.inject(url)).statusCode === 200
 
-const linesSince = (logs: TestApp['logs'], from: number, level: number, msg: string) =>
-  logs.slice(from).filter((line) => line.level === level && line.msg === msg)
-
-const WARN = 40
-const INFO = 30
+const linesSince = (logs: TestApp['logs'], from: number, atLevel: number, msg: string) =>
+  logs.slice(from).filter((line) => line.level === atLevel && line.msg === msg)
 
 for (const dependency of dependencies) {
   for (const outage of outages) {
@@ -103,7 +100,7 @@ for (const dependency of dependencies) {
         const body = checkBody(t, response, 503, integracaoSchema)
         t.equal(body.status, 'erro')
         t.match(body.operacoes[dependency.operation], { status: 'erro', erro: dependency.erro })
-        t.equal(body.operacoes[dependency.other.operation].status, 'sucesso')
+        t.match(body.operacoes[dependency.other.operation], { status: 'sucesso' })
       })
 
       await t.test(`recovers by itself within ${RECOVERY_WITHIN_MS} ms once ${dependency.name} is back`, async (t) => {
@@ -118,10 +115,10 @@ for (const dependency of dependencies) {
       })
 
       await t.test('logs one warning with the cause when it went away and one info when it came back', async (t) => {
-        const warnings = linesSince(logs, outageStart, WARN, `${dependency.name} is unavailable`)
+        const warnings = linesSince(logs, outageStart, level.warn, `${dependency.name} is unavailable`)
         t.equal(warnings.length, 1, 'one warning, not one per failed call or retry')
         t.match(warnings[0], { err: { message: outage.cause } }, 'the warning names the cause')
-        t.equal(linesSince(logs, outageStart, INFO, `${dependency.name} is available`).length, 1)
+        t.equal(linesSince(logs, outageStart, level.info, `${dependency.name} is available`).length, 1)
       })
     })
   }
@@ -130,7 +127,7 @@ for (const dependency of dependencies) {
 t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes nothing and the next request gets a fresh one', async (t) => {
   const { app, config, logs } = await buildTestApp(t)
   await Promise.all(Array.from({ length: 10 }, () => app.inject('/db/test')))
-  const idle = app.pg.pool.idleCount
+  const { idle } = app.postgresPool.stats()
   t.ok(idle > 1, `${idle} idle pool clients`)
 
   const admin = await connectDatabase(t, config.DB_NAME)
@@ -138,12 +135,12 @@ t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web'",
     [config.DB_NAME]
   )
-  await waitUntil(() => app.pg.pool.idleCount === 0, 2000, 'the pool drops its killed clients')
+  await waitUntil(() => app.postgresPool.stats().idle === 0, 2000, 'the pool drops its killed clients')
 
   const killed = logs.length
   checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
-  const warnings = linesSince(logs, 0, WARN, 'PostgreSQL is unavailable')
+  const warnings = linesSince(logs, 0, level.warn, 'PostgreSQL is unavailable')
   t.equal(warnings.length, 1, 'one warning for all the killed clients')
   t.match(warnings[0], { err: { message: /terminating connection due to administrator command/ } })
-  t.equal(linesSince(logs, killed, INFO, 'PostgreSQL is available').length, 1, 'one info once connected again')
+  t.equal(linesSince(logs, killed, level.info, 'PostgreSQL is available').length, 1, 'one info once connected again')
 })

@@ -15,17 +15,17 @@ export default fp(async function metrics (fastify) {
     registers: [registry]
   })
 
-  const { pool } = fastify.pg
+  const { postgresPool, redisConnection } = fastify
   const gauge = (name: string, help: string, read: () => number) => new Gauge({
     name,
     help,
     registers: [registry],
     collect () { this.set(read()) }
   })
-  gauge('db_pool_connections', 'PostgreSQL connections held by the pool', () => pool.totalCount)
-  gauge('db_pool_idle_connections', 'PostgreSQL pool connections waiting for work', () => pool.idleCount)
-  gauge('db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection', () => pool.waitingCount)
-  gauge('redis_connected', '1 while the Redis connection is ready, 0 otherwise', () => fastify.redis.status === 'ready' ? 1 : 0)
+  gauge('db_pool_connections', 'PostgreSQL connections held by the pool', () => postgresPool.stats().connections)
+  gauge('db_pool_idle_connections', 'PostgreSQL pool connections waiting for work', () => postgresPool.stats().idle)
+  gauge('db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection', () => postgresPool.stats().waiting)
+  gauge('redis_connected', '1 while the Redis connection is ready, 0 otherwise', () => redisConnection.stats().connected ? 1 : 0)
 
   fastify.addHook('onResponse', (request, reply, done) => {
     requestDuration.observe({
@@ -40,4 +40,4 @@ export default fp(async function metrics (fastify) {
   fastify.get('/metrics', { schema: { hide: true }, exposeHeadRoute: true }, async (_request, reply) => {
     return await reply.type(registry.contentType).send(await registry.metrics())
   })
-}, { name: 'metrics', dependencies: ['postgres', 'redis'] })
+}, { name: 'metrics', dependencies: ['errors', 'postgres-pool', 'redis-connection'] })

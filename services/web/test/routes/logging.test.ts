@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp } from './helpers/app.js'
-import { freePort } from './helpers/server.js'
+import { buildTestApp } from '../helpers/app.js'
+import { freePort } from '../helpers/server.js'
 
 t.test('a sane x-request-id is reused, echoed and on every line of the request', async (t) => {
   const { app, logs } = await buildTestApp(t)

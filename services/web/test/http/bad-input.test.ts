@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { commonErrorResponses } from '../src/schemas/shared.js'
-import { buildTestApp, checkBody } from './helpers/app.js'
-import { rawRequest, type RawResponse } from './helpers/raw-http.js'
-import { endpoints } from './helpers/endpoints.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { commonErrorResponses } from '../../src/schemas/shared.js'
+import { buildTestApp, checkBody, type Response } from '../helpers/app.js'
+import { rawRequest } from '../helpers/raw-http.js'
+import { endpoints } from '../helpers/endpoints.js'
 
 // Over a real socket: malformed HTTP never reaches Fastify, and inject() cannot send it.
 const { app } = await buildTestApp(t)
@@ -16,10 +16,10 @@ const get = (target: string, headers = '') => `GET ${target} HTTP/1.1\r\n${CLOSE
 // What is left of the route being hit: an error in the contract's one shape.
 const anyRoute = { response: commonErrorResponses }
 
-async function send (t: Test, request: string, options?: { end: boolean }): Promise<RawResponse> {
+async function send (t: Test, request: string, options?: { end: boolean }): Promise<Response> {
   const response = await rawRequest(port, request, options)
   if (response === undefined) throw new Error(`closed without an answer to ${JSON.stringify(request.slice(0, 60))}`)
-  t.notMatch(response.headers['content-type'] ?? '', /html/, 'never HTML')
+  t.notMatch(String(response.headers['content-type'] ?? ''), /html/, 'never HTML')
   return response
 }
 
@@ -115,9 +115,8 @@ t.test('a body that breaks after its request was answered gets no second answer 
   // The 404 may go out before the parser reaches the broken chunk; what comes
   // back must still be one response in the contract's shape, never two glued together.
   const response = await send(t, `POST /nada HTTP/1.1\r\n${CLOSE}Transfer-Encoding: chunked\r\n\r\nzz\r\n`)
-  const body = checkBody(t, response, response.statusCode, anyRoute)
   t.ok([400, 404].includes(response.statusCode), `answered ${response.statusCode}`)
-  t.equal(body.status, 'erro')
+  t.equal(checkBody(t, response, response.statusCode === 400 ? 400 : 404, anyRoute).status, 'erro')
 })
 
 t.test('a request without Host gets Node\'s own bare 400', async (t) => {

@@ -1,12 +1,13 @@
 import { readdir } from 'node:fs/promises'
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { messages } from '../src/schemas/shared.js'
-import { buildTestApp, checkBody } from './helpers/app.js'
-import { privateRedis } from './helpers/redis-server.js'
-import { waitUntil } from './helpers/timing.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { dependencyFailed } from '../../src/messages.js'
+import { buildTestApp, checkBody } from '../helpers/app.js'
+import { integracaoResults } from '../helpers/endpoints.js'
+import { privateRedis } from '../helpers/redis-server.js'
+import { waitUntil } from '../helpers/timing.js'
 
 t.test('Redis with its append-only file keeps the counters across a graceful stop and restart', async (t) => {
   const redis = await privateRedis(t)
@@ -20,7 +21,7 @@ t.test('Redis with its append-only file keeps the counters across a graceful sto
   const lastStamp = checkBody(t, await app.inject('/cache/test'), 200, cacheTestSchema).ultimo_acesso
 
   await redis.shutdown()
-  t.same(checkBody(t, await app.inject('/cache/test'), 503, cacheTestSchema), { status: 'erro', erro: messages.redis })
+  t.same(checkBody(t, await app.inject('/cache/test'), 503, cacheTestSchema), { status: 'erro', erro: dependencyFailed.cache })
   await redis.start()
   // No RDB snapshot is ever written (save ""): the data can only come back from the append-only file.
   t.same((await readdir(redis.dir)).sort(), ['appendonlydir'])
@@ -33,5 +34,5 @@ t.test('Redis with its append-only file keeps the counters across a graceful sto
   const ms = await waitUntil(async () => (await app.inject('/cache/test')).statusCode === 200, 5000, '200 on /cache/test')
   t.comment(`first 200 on /cache/test ${Math.round(ms)} ms after Redis was back`)
   t.same(await direct.mget('contador_acessos', 'integracao_contador'), ['62', '25'])
-  t.equal(checkBody(t, await app.inject('/integracao'), 200, integracaoSchema).operacoes[1].contador, 26)
+  t.equal(integracaoResults(checkBody(t, await app.inject('/integracao'), 200, integracaoSchema)).contador, 26)
 })

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { buildTestApp, checkBody } from './helpers/app.js'
-import { connectDatabase, connectRedis } from './helpers/services.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { buildTestApp, checkBody } from '../helpers/app.js'
+import { integracaoResults } from '../helpers/endpoints.js'
+import { connectDatabase, connectRedis } from '../helpers/services.js'
 
 t.test('inserts a row and increments its own counter, reporting both operations', async (t) => {
   const { app } = await buildTestApp(t)
@@ -21,7 +22,7 @@ t.test('shares the id sequence with /db/test and is counted in its total', async
   const { app, config } = await buildTestApp(t)
   checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
   const integracao = checkBody(t, await app.inject('/integracao'), 200, integracaoSchema)
-  t.equal(integracao.operacoes[0].acesso_id, 2)
+  t.equal(integracaoResults(integracao).acessoId, 2)
   const dbTest = checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
   t.match(dbTest, { acesso_id: 3, total_acessos: 3 })
   const client = await connectDatabase(t, config.DB_NAME)
@@ -34,8 +35,8 @@ t.test('its counter moves by one per call and never moves contador_acessos', asy
   checkBody(t, await app.inject('/cache/test'), 200, cacheTestSchema)
   const first = checkBody(t, await app.inject('/integracao'), 200, integracaoSchema)
   const second = checkBody(t, await app.inject('/integracao'), 200, integracaoSchema)
-  t.equal(first.operacoes[1].contador, 1)
-  t.equal(second.operacoes[1].contador, 2)
+  t.equal(integracaoResults(first).contador, 1)
+  t.equal(integracaoResults(second).contador, 2)
   t.equal(checkBody(t, await app.inject('/cache/test'), 200, cacheTestSchema).contador, 2)
 
   const redis = connectRedis(t, config.REDIS_DB)

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../src/config.js'
+import { ConfigError, loadConfig } from '../../src/config.js'
 
 t.test('defaults to the compose stack\'s hosts and the older service\'s names', async (t) => {
   t.match(loadConfig({}), {

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { buildTestApp, checkBody } from './helpers/app.js'
-import { connectDatabase, connectRedis } from './helpers/services.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { buildTestApp, checkBody } from '../helpers/app.js'
+import { connectDatabase, connectRedis } from '../helpers/services.js'
 
 t.test('reports the service online and both dependencies connected, with their address', async (t) => {
   const { app, config } = await buildTestApp(t)

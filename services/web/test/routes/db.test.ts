@@ -1,9 +1,7 @@
 import t from 'tap'
-import { dbTestSchema } from '../src/routes/db.js'
-import { buildAppOn, buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
-import { connectDatabase } from './helpers/services.js'
-
-interface DbTest { acesso_id: number, total_acessos: number }
+import { dbTestSchema } from '../../src/routes/db.js'
+import { buildAppOn, buildTestApp, checkBody, isolatedEnv } from '../helpers/app.js'
+import { connectDatabase } from '../helpers/services.js'
 
 t.test('the first call inserts row 1 and counts one row', async (t) => {
   const { app } = await buildTestApp(t)
@@ -14,8 +12,8 @@ t.test('the first call inserts row 1 and counts one row', async (t) => {
 
 t.test('each call inserts one /db/test row with a later id and a total one higher', async (t) => {
   const { app, config } = await buildTestApp(t)
-  const first = checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema)
-  const second = checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema)
+  const first = checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
+  const second = checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
   t.ok(second.acesso_id > first.acesso_id)
   t.equal(second.total_acessos, first.total_acessos + 1)
 
@@ -47,12 +45,12 @@ t.test('the response is marked not cacheable', async (t) => {
 t.test('a burst of concurrent calls gets distinct ids, and the next call counts exactly one more than the highest total', async (t) => {
   const { app, config } = await buildTestApp(t)
   const burst = await Promise.all(Array.from({ length: 150 }, () => app.inject('/db/test')))
-  const bodies = burst.map((response) => checkBody<DbTest>(t, response, 200, dbTestSchema))
+  const bodies = burst.map((response) => checkBody(t, response, 200, dbTestSchema))
   t.equal(new Set(bodies.map((body) => body.acesso_id)).size, 150, 'ids are distinct')
   const highest = Math.max(...bodies.map((body) => body.total_acessos))
   t.equal(highest, 150, 'the highest total counts every row of the burst')
 
-  const next = checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema)
+  const next = checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)
   t.equal(next.total_acessos, highest + 1)
   const client = await connectDatabase(t, config.DB_NAME)
   const { rows } = await client.query('SELECT count(*)::int AS count FROM acessos')
@@ -64,9 +62,9 @@ t.test('the total stays exact when rows are inserted, deleted or truncated behin
   const client = await connectDatabase(t, config.DB_NAME)
   await client.query("INSERT INTO acessos (endpoint) SELECT '/elsewhere' FROM generate_series(1, 40)")
   await client.query('DELETE FROM acessos WHERE id <= 5')
-  t.equal(checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema).total_acessos, 36)
+  t.equal(checkBody(t, await app.inject('/db/test'), 200, dbTestSchema).total_acessos, 36)
   await client.query('TRUNCATE acessos')
-  t.equal(checkBody<DbTest>(t, await app.inject('/db/test'), 200, dbTestSchema).total_acessos, 1)
+  t.equal(checkBody(t, await app.inject('/db/test'), 200, dbTestSchema).total_acessos, 1)
 })
 
 t.test('HEAD never writes: it is not a route of /db/test', async (t) => {

@@ -1,10 +1,10 @@
 import t from 'tap'
-import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { cacheTestSchema } from '../src/routes/cache.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { checkBody, isolatedEnv } from './helpers/app.js'
-import { fetchResponse, startServer } from './helpers/server.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { checkBody, isolatedEnv } from '../helpers/app.js'
+import { fetchResponse, startServer } from '../helpers/server.js'
 
 // The built server, started as the container starts it, over real HTTP.
 

@@ -1,31 +1,32 @@
 import { once } from 'node:events'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import { Availability } from '../availability.js'
-import { withDeadline } from '../time.js'
+import { Availability, retryDelayMs } from '../../availability.js'
+import { withDeadline } from '../../time.js'
 
-export interface Cache {
-  /**
-   * In one round trip (MULTI): increments `counterKey`, stores `at` in
-   * `timestampKey`, and returns the counter's new value.
-   */
-  increment: (counterKey: string, timestampKey: string, at: string) => Promise<number>
+export interface RedisConnection {
+  /** The ioredis client, for repositories: commands fail at once while it is disconnected. */
+  readonly client: Redis
+  /** Awaits a command, recording its success or failure for the outage log. */
+  run: <T>(command: Promise<T>) => Promise<T>
   /** A live `PING`, bounded by the dependency timeout (commandTimeout). */
   ping: () => Promise<void>
+  /** The connection right now, for /metrics. */
+  stats: () => { connected: boolean }
+  /** Where Redis is, as `GET /` reports it. */
+  readonly address: { host: string, port: string }
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: Redis
-    cache: Cache
+    redisConnection: RedisConnection
   }
 }
 
-const RETRY_CAP_MS = 2000
-
 // @fastify/redis is not used: it holds boot until the client is ready, and the
-// service must start and answer `/` while Redis is down.
-export default fp(async function redis (fastify) {
+// service must start and answer `/` while Redis is down. Nor is its decorator
+// name, `fastify.redis`, so the two can never be confused.
+export default fp(async function redisConnection (fastify) {
   const { config } = fastify
   const timeout = config.DEPENDENCY_TIMEOUT_MS
   const client = new Redis({
@@ -40,20 +41,21 @@ export default fp(async function redis (fastify) {
     // a command for over a minute), and reconnect forever with capped back-off.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, RETRY_CAP_MS),
+    retryStrategy: (attempt) => retryDelayMs(attempt - 1),
     enableAutoPipelining: true
   })
 
   const availability = new Availability(fastify.log, 'Redis')
   client.on('error', (err) => availability.markDown(err))
   client.on('ready', () => availability.markUp())
+
   // A command that fails because the connection has just gone says only "Stream
   // isn't writeable" or "Connection is closed."; the connection's own error event
   // names the cause (connect ECONNREFUSED, getaddrinfo ENOTFOUND cache), so only a
   // failure on a usable connection (a timeout, say) reports the outage itself.
-  async function tracked<T> (call: Promise<T>): Promise<T> {
+  async function run<T> (command: Promise<T>): Promise<T> {
     try {
-      const result = await call
+      const result = await command
       availability.markUp()
       return result
     } catch (err) {
@@ -62,19 +64,15 @@ export default fp(async function redis (fastify) {
     }
   }
 
-  fastify.decorate('redis', client)
-  fastify.decorate<Cache>('cache', {
-    async increment (counterKey, timestampKey, at) {
-      const [incr, set] = await tracked(client.multi().incr(counterKey).set(timestampKey, at).exec()) ?? []
-      if (incr === undefined || set === undefined) throw new Error('Redis transaction was discarded')
-      const failure = incr[0] ?? set[0]
-      if (failure) throw failure
-      return incr[1] as number
-    },
+  fastify.decorate<RedisConnection>('redisConnection', {
+    client,
+    run,
     async ping () {
       // Already bounded: commandTimeout, and no offline queue while disconnected.
-      await tracked(client.ping())
-    }
+      await run(client.ping())
+    },
+    stats: () => ({ connected: client.status === 'ready' }),
+    address: { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
   })
 
   fastify.addHook('onClose', async () => {
@@ -85,4 +83,4 @@ export default fp(async function redis (fastify) {
   // Give a reachable Redis the moment it needs to be ready before the first
   // request, without letting an unreachable one hold the start.
   await withDeadline(once(client, 'ready'), timeout, 'Redis').catch(() => {})
-}, { name: 'redis' })
+}, { name: 'redis-connection', decorators: { fastify: ['config'] } })

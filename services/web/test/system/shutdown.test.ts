@@ -2,15 +2,15 @@ import { connect } from 'node:net'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { loadConfig } from '../src/config.js'
-import { statusSchema } from '../src/routes/status.js'
-import { dbTestSchema } from '../src/routes/db.js'
-import { integracaoSchema } from '../src/routes/integracao.js'
-import { buildTestApp, checkBody, isolatedEnv } from './helpers/app.js'
-import { startProxy, type Proxy } from './helpers/proxy.js'
-import { fetchResponse, startServer, type HttpResponse, type RunningServer } from './helpers/server.js'
-import { connectRedis, services, withMaintenanceClient } from './helpers/services.js'
-import { timed, waitUntil } from './helpers/timing.js'
+import { loadConfig } from '../../src/config.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { buildTestApp, checkBody, isolatedEnv, type Response } from '../helpers/app.js'
+import { startProxy, type Proxy } from '../helpers/proxy.js'
+import { fetchResponse, startServer, type RunningServer } from '../helpers/server.js'
+import { connectRedis, services, withMaintenanceClient } from '../helpers/services.js'
+import { timed, waitUntil } from '../helpers/timing.js'
 
 // Each test has its own proxy, server, database and Redis DB, and mostly waits.
 t.jobs = 3
@@ -30,7 +30,7 @@ const routes = [
 
 interface Outcome {
   route: typeof routes[number]
-  response?: HttpResponse
+  response?: Response
   error?: unknown
 }
 

@@ -18,4 +18,4 @@ export default fp(async function docs (fastify) {
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
 
   fastify.get('/openapi.json', { schema: { hide: true }, exposeHeadRoute: true }, async () => fastify.swagger())
-}, { name: 'docs' })
+}, { name: 'docs', dependencies: ['errors'] })
