@@ -6,11 +6,14 @@ import { integracaoSchema } from '../../src/routes/integracao.js'
 import { dependencyFailed } from '../../src/messages.js'
 import { buildTestApp, checkBody } from '../helpers/app.js'
 import { integracaoResults } from '../helpers/endpoints.js'
+import { cacheServerFlags } from '../helpers/compose.js'
 import { privateRedis } from '../helpers/redis-server.js'
 import { waitUntil } from '../helpers/timing.js'
 
-t.test('Redis with its append-only file keeps the counters across a graceful stop and restart', async (t) => {
-  const redis = await privateRedis(t)
+t.test('Redis started with compose\'s flags keeps the counters across a graceful stop and restart', async (t) => {
+  const flags = await cacheServerFlags()
+  t.comment(`compose starts redis-server with: ${flags.join(' ')}`)
+  const redis = await privateRedis(t, flags)
   await redis.start()
   const { app } = await buildTestApp(t, { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port), REDIS_DB: '0' })
 

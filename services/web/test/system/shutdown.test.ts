@@ -4,11 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { statusSchema } from '../../src/routes/status.js'
+import { readySchema } from '../../src/routes/health.js'
 import { dbTestSchema } from '../../src/routes/db.js'
 import { integracaoSchema } from '../../src/routes/integracao.js'
 import { buildTestApp, checkBody, isolatedEnv, type Response } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { fetchResponse, startServer, type RunningServer } from '../helpers/server.js'
+import { webStopGracePeriodMs } from '../helpers/compose.js'
+import { rawRequest } from '../helpers/raw-http.js'
 import { connectRedis, services, withMaintenanceClient } from '../helpers/services.js'
 import { timed, waitUntil } from '../helpers/timing.js'
 
@@ -16,7 +19,7 @@ import { timed, waitUntil } from '../helpers/timing.js'
 t.jobs = 3
 
 // compose.yaml gives the web service this long between SIGTERM and SIGKILL.
-const STOP_GRACE_PERIOD_MS = 15_000
+const STOP_GRACE_PERIOD_MS = await webStopGracePeriodMs()
 
 // Requests that reach the database are held in flight by freezing it; the long
 // dependency timeout keeps them waiting instead of failing after 800 ms.
@@ -125,8 +128,41 @@ t.test('a request that never ends cannot hold the exit past SHUTDOWN_TIMEOUT_MS'
   t.ok(ms >= 1400 && ms < 3000, `exited ${Math.round(ms)} ms after the signal`)
 })
 
-t.test(`the default SHUTDOWN_TIMEOUT_MS is shorter than compose's ${STOP_GRACE_PERIOD_MS} ms stop_grace_period`, async (t) => {
-  t.ok(loadConfig({}).SHUTDOWN_TIMEOUT_MS < STOP_GRACE_PERIOD_MS)
+t.test(`the default SHUTDOWN_DELAY_MS plus SHUTDOWN_TIMEOUT_MS is shorter than compose's ${STOP_GRACE_PERIOD_MS} ms stop_grace_period`, async (t) => {
+  const { SHUTDOWN_DELAY_MS: delay, SHUTDOWN_TIMEOUT_MS: timeout } = loadConfig({})
+  t.ok(delay + timeout < STOP_GRACE_PERIOD_MS, `${delay} + ${timeout} ms`)
+})
+
+t.test('with SHUTDOWN_DELAY_MS, a signal drains first: readiness fails at once, requests are served with Connection: close until the delay ends, then the listener closes', async (t) => {
+  const delayMs = 2000
+  const server = await startServer(t, { ...await isolatedEnv(t), SHUTDOWN_DELAY_MS: String(delayMs) })
+  const port = Number(new URL(server.url).port)
+  await waitUntil(async () => (await fetchResponse(`${server.url}/health/ready`)).statusCode === 200, 5000, 'ready')
+  // HTTP/1.1 keeps the connection unless told otherwise: rawRequest returns early only when the server closes it.
+  const keepAliveRequest = (url: string) => `GET ${url} HTTP/1.1\r\nHost: web\r\n\r\n`
+
+  const signalled = performance.now()
+  server.child.kill('SIGTERM')
+  await sleep(100)
+  t.same(checkBody(t, await fetchResponse(`${server.url}/health/ready`), 503, readySchema), {
+    status: 'erro', erro: 'Serviço não está pronto', falhas: ['encerrando']
+  }, 'readiness fails with encerrando at once')
+
+  let served = 0
+  while (performance.now() - signalled < delayMs - 500) {
+    const response = await rawRequest(port, keepAliveRequest('/db/test'), { timeoutMs: 1000 })
+    if (response === undefined) throw new Error('a request during the drain got no answer')
+    checkBody(t, response, 200, dbTestSchema)
+    t.equal(response.headers.connection, 'close', 'the answer asks its client to close, and the server closes it')
+    served++
+    await sleep(250)
+  }
+  t.ok(served >= 3, `${served} new connections served during the drain`)
+
+  await waitUntil(() => refusesConnections(server), delayMs + 1000, 'new connections refused')
+  const closedAfterMs = performance.now() - signalled
+  t.ok(closedAfterMs >= delayMs - 100, `the listener closed ${Math.round(closedAfterMs)} ms after the signal, not before the delay`)
+  t.equal(await server.exited, 0)
 })
 
 t.test('closing the app ends every PostgreSQL and Redis connection it opened', async (t) => {
