@@ -14,13 +14,20 @@ mkdir -p "$dir"
 # need not match the host owner's: compose bind-mounts them as they are.
 chmod 700 "$dir"
 
+# A sed print expression applied to the db service's lines of compose.yaml.
+db_setting () {
+  sed -n "/^  db:\$/,/^  [a-z]/$1" "$top/compose.yaml"
+}
+
 # Prints the db volume's name when it exists and holds a PostgreSQL cluster.
-# compose names it <project>_db_data; the image that reads it is db's own.
+# compose names it <project>_<key>, the key being the volume db mounts at
+# PostgreSQL's data directory; the image that reads it is db's own.
 initialised_db_volume () {
-  local volume image
-  volume="$(compose_project)_db_data"
+  local key volume image
+  key=$(db_setting 's|^      - \([a-z0-9_-]*\):/var/lib/postgresql/data$|\1|p')
+  volume="$(compose_project)_$key"
   docker volume inspect "$volume" >/dev/null 2>&1 || return 0
-  image=$(sed -n '/^  db:$/,/^  [a-z]/s/^    image: *//p' "$top/compose.yaml")
+  image=$(db_setting 's/^    image: *//p')
   if docker run --rm --network none -v "$volume:/data:ro" --entrypoint test "$image" -s /data/PG_VERSION; then
     echo "$volume"
   fi

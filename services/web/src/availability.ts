@@ -33,3 +33,11 @@ export class Availability {
     }
   }
 }
+
+/** No reconnect or migration retry waits longer than this, so recovery is quick once a dependency is back. */
+export const RETRY_CAP_MS = 2000
+
+/** The wait before retry number `attempt` (0 first): doubling from 100 ms, capped at RETRY_CAP_MS. */
+export function retryDelayMs (attempt: number): number {
+  return Math.min(100 * 2 ** attempt, RETRY_CAP_MS)
+}

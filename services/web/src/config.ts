@@ -6,28 +6,43 @@ import { Type, type Static } from '@sinclair/typebox'
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 type LogLevel = typeof LOG_LEVELS[number]
 
-const Port = (fallback: number) => Type.Integer({ minimum: 1, maximum: 65535, default: fallback })
-const Name = (fallback: string) => Type.String({ minLength: 1, default: fallback })
-const Millis = (fallback: number) => Type.Integer({ minimum: 1, default: fallback })
+const Port = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 65535, default: fallback, description })
+const Name = (fallback: string, description: string) => Type.String({ minLength: 1, default: fallback, description })
+const Millis = (fallback: number, description: string) => Type.Integer({ minimum: 1, default: fallback, description })
+const Secret = (description: string) => Type.Optional(Type.String({ description }))
+const SecretFile = (description: string) => Type.Optional(Type.String({ minLength: 1, description }))
 
-const ConfigSchema = Type.Object({
-  PORT: Port(5000),
-  HOST: Name('0.0.0.0'),
-  DB_HOST: Name('db'),
-  DB_PORT: Port(5432),
-  DB_NAME: Name('desafio3'),
-  DB_USER: Name('postgres'),
-  DB_PASSWORD: Type.Optional(Type.String()),
-  DB_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-  REDIS_HOST: Name('cache'),
-  REDIS_PORT: Port(6379),
-  REDIS_DB: Type.Integer({ minimum: 0, maximum: 15, default: 0 }),
-  REDIS_PASSWORD: Type.Optional(Type.String()),
-  REDIS_PASSWORD_FILE: Type.Optional(Type.String({ minLength: 1 })),
-  DEPENDENCY_TIMEOUT_MS: Millis(800),
-  SHUTDOWN_TIMEOUT_MS: Millis(10000),
-  LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info' })
+/**
+ * Every setting, its default and what it means: the one place they are written.
+ * Exported so that tests can hold `.env.example`, the README and compose to it.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Port(5000, 'Port the service listens on.'),
+  HOST: Name('0.0.0.0', 'Address the service listens on.'),
+  DB_HOST: Name('db', 'PostgreSQL host.'),
+  DB_PORT: Port(5432, 'PostgreSQL port.'),
+  DB_NAME: Name('desafio3', 'PostgreSQL database the service uses.'),
+  DB_USER: Name('postgres', 'PostgreSQL user.'),
+  DB_PASSWORD: Secret('PostgreSQL password; or DB_PASSWORD_FILE, not both.'),
+  DB_PASSWORD_FILE: SecretFile('File holding the PostgreSQL password (a Docker secret); or DB_PASSWORD, not both.'),
+  DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Most connections the service holds open to PostgreSQL.' }),
+  REDIS_HOST: Name('cache', 'Redis host.'),
+  REDIS_PORT: Port(6379, 'Redis port.'),
+  REDIS_DB: Type.Integer({ minimum: 0, maximum: 15, default: 0, description: 'Redis logical database (0-15) holding the service\'s keys.' }),
+  REDIS_PASSWORD: Secret('Redis password; or REDIS_PASSWORD_FILE, not both. None by default.'),
+  REDIS_PASSWORD_FILE: SecretFile('File holding the Redis password (a Docker secret); or REDIS_PASSWORD, not both.'),
+  DEPENDENCY_TIMEOUT_MS: Millis(800, 'How long, in milliseconds, a connection attempt or query to PostgreSQL or Redis may take.'),
+  SHUTDOWN_DELAY_MS: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'After SIGTERM/SIGINT, how long, in milliseconds, the service keeps serving before it closes its listener: ' +
+      '/health/ready answers 503 (encerrando) and every answer carries Connection: close. ' +
+      'Set it above the balancer\'s health-check interval where one balances (Kubernetes); 0 where nothing does (compose).'
+  }),
+  SHUTDOWN_TIMEOUT_MS: Millis(10000, 'How long, in milliseconds, shutdown then waits for in-flight requests before exiting anyway; ' +
+    'SHUTDOWN_DELAY_MS plus this must stay under the stop grace period (compose\'s stop_grace_period).'),
+  LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}.` })
 })
 
 type RawConfig = Static<typeof ConfigSchema>

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
@@ -16,22 +15,14 @@ function readConfig () {
 const config = readConfig()
 const app = await buildApp(config)
 
-// Node's close() ends the keep-alive connections that are idle when it is called;
-// one whose request is still in flight would stay open after its answer until the
-// client drops it, holding the exit until the delay runs out. Those answers tell
-// their client to close instead.
-const inFlight = new Set<ServerResponse>()
-app.server.on('request', (_request, response: ServerResponse) => {
-  inFlight.add(response)
-  response.once('close', () => inFlight.delete(response))
-})
-
-// First signal: stop accepting, finish what was accepted, close the pool and the
-// Redis client. A second signal, or the delay running out, exits at once.
-closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: app.log }, async ({ signal, err }) => {
+// First signal: drain (readiness fails, answers ask clients to close) for
+// SHUTDOWN_DELAY_MS, then stop accepting, finish what was accepted, close the
+// pool and the Redis client within SHUTDOWN_TIMEOUT_MS. A second signal, or the
+// time running out, exits at once.
+closeWithGrace({ delay: config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS, logger: app.log }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an unexpected error')
   else app.log.info({ signal }, 'shutting down')
-  for (const response of inFlight) if (!response.headersSent) response.setHeader('connection', 'close')
+  await app.drain.begin()
   await app.close()
 })
 

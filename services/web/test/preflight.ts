@@ -32,6 +32,6 @@ const problems = (await Promise.all([
 
 if (problems.length > 0) {
   console.error(`The tests need PostgreSQL and Redis.\n${problems.join('\n')}\n` +
-    'Start them (locally: ../shared/services.sh) or point DB_HOST/DB_PORT/DB_USER/DB_PASSWORD and REDIS_HOST/REDIS_PORT/REDIS_PASSWORD at them.')
+    'Start PostgreSQL and Redis, or point DB_HOST/DB_PORT/DB_USER/DB_PASSWORD and REDIS_HOST/REDIS_PORT/REDIS_PASSWORD at them.')
   process.exit(1)
 }

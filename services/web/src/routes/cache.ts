@@ -1,5 +1,6 @@
+import fp from 'fastify-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonErrorResponses, ErrorBody, errorBody, messages, Timestamp } from '../schemas/shared.js'
+import { commonErrorResponses, ErrorBody, Timestamp } from '../schemas/shared.js'
 import { utcTimestamp } from '../time.js'
 
 export const CacheTestBody = Type.Object({
@@ -15,21 +16,17 @@ export const cacheTestSchema = {
 }
 
 const cache: FastifyPluginAsyncTypebox = async (fastify) => {
-  fastify.get('/cache/test', { schema: cacheTestSchema }, async (request, reply) => {
+  const { counters } = fastify
+
+  fastify.get('/cache/test', { schema: cacheTestSchema }, async () => {
     const ultimoAcesso = utcTimestamp()
-    try {
-      const contador = await fastify.cache.increment('contador_acessos', 'ultimo_acesso', ultimoAcesso)
-      return {
-        status: 'sucesso' as const,
-        contador,
-        ultimo_acesso: ultimoAcesso,
-        mensagem: 'Cache funcionando corretamente' as const
-      }
-    } catch (err) {
-      request.log.info({ err }, 'Redis request failed')
-      return await reply.code(503).send(errorBody(messages.redis))
+    return {
+      status: 'sucesso' as const,
+      contador: await counters.countAccess(ultimoAcesso),
+      ultimo_acesso: ultimoAcesso,
+      mensagem: 'Cache funcionando corretamente' as const
     }
   })
 }
 
-export default cache
+export default fp(cache, { name: 'route-cache-test', dependencies: ['errors', 'counters'], encapsulate: true })

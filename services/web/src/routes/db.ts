@@ -1,5 +1,6 @@
+import fp from 'fastify-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonErrorResponses, ErrorBody, errorBody, messages } from '../schemas/shared.js'
+import { commonErrorResponses, ErrorBody } from '../schemas/shared.js'
 
 export const DbTestBody = Type.Object({
   status: Type.Literal('sucesso'),
@@ -14,25 +15,20 @@ export const dbTestSchema = {
 }
 
 const db: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { database } = fastify
+  const { accesses } = fastify
 
-  fastify.get('/db/test', { schema: dbTestSchema }, async (request, reply) => {
-    try {
-      const acessoId = await database.recordAccess('/db/test')
-      // Counted after the insert committed, so that after any burst the next
-      // call's total is exactly the highest total returned so far plus one.
-      const totalAcessos = await database.countAccesses()
-      return {
-        status: 'sucesso' as const,
-        acesso_id: acessoId,
-        total_acessos: totalAcessos,
-        mensagem: 'Dados inseridos e consultados com sucesso' as const
-      }
-    } catch (err) {
-      request.log.info({ err }, 'PostgreSQL request failed')
-      return await reply.code(503).send(errorBody(messages.database))
+  fastify.get('/db/test', { schema: dbTestSchema }, async () => {
+    const acessoId = await accesses.record('/db/test')
+    // Counted after the insert committed, so that after any burst the next
+    // call's total is exactly the highest total returned so far plus one.
+    const totalAcessos = await accesses.count()
+    return {
+      status: 'sucesso' as const,
+      acesso_id: acessoId,
+      total_acessos: totalAcessos,
+      mensagem: 'Dados inseridos e consultados com sucesso' as const
     }
   })
 }
 
-export default db
+export default fp(db, { name: 'route-db-test', dependencies: ['errors', 'accesses'], encapsulate: true })

@@ -1,15 +1,22 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import fp from 'fastify-plugin'
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
+import { notReady } from '../messages.js'
 import { commonErrorResponses } from '../schemas/shared.js'
 
 const Healthy = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
 
-const Dependency = Type.Union([Type.Literal('database'), Type.Literal('migrations'), Type.Literal('cache')])
+const Missing = Type.Union([
+  Type.Literal('database'),
+  Type.Literal('migrations'),
+  Type.Literal('cache'),
+  Type.Literal('encerrando')
+])
 
 /** The contract's error shape, plus what is not ready. */
 const NotReady = Type.Object({
   status: Type.Literal('erro'),
-  erro: Type.Literal('Serviço não está pronto'),
-  falhas: Type.Array(Dependency, { minItems: 1 })
+  erro: Type.Literal(notReady),
+  falhas: Type.Array(Missing, { minItems: 1 })
 }, { additionalProperties: false })
 
 export const liveSchema = {
@@ -18,24 +25,29 @@ export const liveSchema = {
 }
 
 export const readySchema = {
-  summary: 'PostgreSQL and Redis answer and migrations are applied (readiness)',
+  summary: 'PostgreSQL and Redis answer, migrations are applied and the service is not shutting down (readiness)',
   response: { 200: Healthy, 503: NotReady, ...commonErrorResponses }
 }
 
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { database, cache } = fastify
+  const { postgresPool, redisConnection, migrations, drain } = fastify
 
   fastify.get('/health/live', { schema: liveSchema, exposeHeadRoute: true }, async () => ({ status: 'ok' as const }))
 
   fastify.get('/health/ready', { schema: readySchema, exposeHeadRoute: true }, async (_request, reply) => {
-    const [databasePing, cachePing] = await Promise.allSettled([database.ping(), cache.ping()])
-    const falhas: Array<'database' | 'migrations' | 'cache'> = []
+    const [databasePing, cachePing] = await Promise.allSettled([postgresPool.ping(), redisConnection.ping()])
+    const falhas: Array<Static<typeof Missing>> = []
     if (databasePing.status === 'rejected') falhas.push('database')
-    else if (!database.schemaReady) falhas.push('migrations')
+    else if (!migrations.applied) falhas.push('migrations')
     if (cachePing.status === 'rejected') falhas.push('cache')
+    if (drain.active) falhas.push('encerrando')
     if (falhas.length === 0) return { status: 'ok' as const }
-    return await reply.code(503).send({ status: 'erro', erro: 'Serviço não está pronto', falhas })
+    return await reply.code(503).send({ status: 'erro', erro: notReady, falhas })
   })
 }
 
-export default health
+export default fp(health, {
+  name: 'route-health',
+  dependencies: ['errors', 'postgres-pool', 'redis-connection', 'migrations', 'drain'],
+  encapsulate: true
+})

@@ -1,5 +1,7 @@
+import fp from 'fastify-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonErrorResponses, messages } from '../schemas/shared.js'
+import { DependencyUnavailable } from '../plugins/app/errors.js'
+import { commonErrorResponses } from '../schemas/shared.js'
 import { utcTimestamp } from '../time.js'
 
 const Failed = <S extends string, A extends string>(servico: S, acao: A) => Type.Object({
@@ -42,23 +44,34 @@ export const integracaoSchema = {
   response: { 200: IntegracaoBody, 503: IntegracaoBody, ...commonErrorResponses }
 }
 
+/**
+ * The `erro` of a failed operation. Only a dependency failure is reported in the
+ * body; anything else is a bug, left to the error handler's 500.
+ */
+function failureText (reason: unknown): string {
+  if (reason instanceof DependencyUnavailable) return reason.message
+  throw reason
+}
+
+// Each operation runs and reports on its own, so this route catches per
+// operation instead of letting the error handler answer for the whole request.
 const integracao: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { database, cache } = fastify
+  const { accesses, counters } = fastify
 
   fastify.get('/integracao', { schema: integracaoSchema }, async (request, reply) => {
     const [inserted, incremented] = await Promise.allSettled([
-      database.recordAccess('/integracao'),
-      cache.increment('integracao_contador', 'integracao_timestamp', utcTimestamp())
+      accesses.record('/integracao'),
+      counters.countIntegration(utcTimestamp())
     ])
     const databaseOperation = inserted.status === 'fulfilled'
       ? { servico: 'database' as const, acao: 'inserir' as const, status: 'sucesso' as const, acesso_id: inserted.value }
-      : { servico: 'database' as const, acao: 'inserir' as const, status: 'erro' as const, erro: messages.database }
+      : { servico: 'database' as const, acao: 'inserir' as const, status: 'erro' as const, erro: failureText(inserted.reason) }
     const cacheOperation = incremented.status === 'fulfilled'
       ? { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'sucesso' as const, contador: incremented.value }
-      : { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'erro' as const, erro: messages.redis }
+      : { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'erro' as const, erro: failureText(incremented.reason) }
 
     for (const outcome of [inserted, incremented]) {
-      if (outcome.status === 'rejected') request.log.info({ err: outcome.reason }, 'integration operation failed')
+      if (outcome.status === 'rejected') request.log.info({ err: (outcome.reason as Error).cause }, 'integration operation failed')
     }
     const failed = inserted.status === 'rejected' || incremented.status === 'rejected'
     return await reply.code(failed ? 503 : 200).send({
@@ -68,4 +81,4 @@ const integracao: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 }
 
-export default integracao
+export default fp(integracao, { name: 'route-integracao', dependencies: ['errors', 'accesses', 'counters'], encapsulate: true })

@@ -1,5 +1,7 @@
+import fp from 'fastify-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { commonErrorResponses, messages, Timestamp } from '../schemas/shared.js'
+import { statusPingFailed } from '../messages.js'
+import { commonErrorResponses, Timestamp } from '../schemas/shared.js'
 import { utcTimestamp } from '../time.js'
 
 const Connected = Type.Object({
@@ -32,28 +34,26 @@ export const statusSchema = {
   response: { 200: StatusBody, ...commonErrorResponses }
 }
 
-const status: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, database, cache } = fastify
-  const databaseAddress = { host: config.DB_HOST, port: String(config.DB_PORT) }
-  const cacheAddress = { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
+const report = (ping: PromiseSettledResult<void>, address: { host: string, port: string }, erro: string) =>
+  ping.status === 'fulfilled'
+    ? { status: 'conectado' as const, ...address }
+    : { status: 'desconectado' as const, ...address, erro }
 
-  const report = (ping: PromiseSettledResult<void>, address: typeof databaseAddress, erro: string) =>
-    ping.status === 'fulfilled'
-      ? { status: 'conectado' as const, ...address }
-      : { status: 'desconectado' as const, ...address, erro }
+const status: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { postgresPool, redisConnection } = fastify
 
   fastify.get('/', { schema: statusSchema, exposeHeadRoute: true }, async () => {
-    const [databasePing, cachePing] = await Promise.allSettled([database.ping(), cache.ping()])
+    const [databasePing, cachePing] = await Promise.allSettled([postgresPool.ping(), redisConnection.ping()])
     return {
       servico: 'web' as const,
       status: 'online' as const,
       timestamp: utcTimestamp(),
       servicos: {
-        database: report(databasePing, databaseAddress, messages.postgres),
-        cache: report(cachePing, cacheAddress, messages.redis)
+        database: report(databasePing, postgresPool.address, statusPingFailed.database),
+        cache: report(cachePing, redisConnection.address, statusPingFailed.cache)
       }
     }
   })
 }
 
-export default status
+export default fp(status, { name: 'route-status', dependencies: ['errors', 'postgres-pool', 'redis-connection'], encapsulate: true })

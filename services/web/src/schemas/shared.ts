@@ -6,22 +6,14 @@ export const ErrorBody = Type.Object({
   erro: Type.String()
 }, { additionalProperties: false })
 
-export const messages = {
-  database: 'Não foi possível conectar ao banco de dados',
-  postgres: 'Não foi possível conectar ao PostgreSQL',
-  redis: 'Não foi possível conectar ao Redis',
-  notFound: 'Rota não encontrada',
-  internal: 'Erro interno'
-} as const
+export function errorBody (erro: string): Static<typeof ErrorBody> {
+  return { status: 'erro', erro }
+}
 
 /** Statuses any route can answer whatever its handler does: bad requests and bugs. */
 export const commonErrorResponses = {
   '4xx': ErrorBody,
   500: ErrorBody
-}
-
-export function errorBody (erro: string): Static<typeof ErrorBody> {
-  return { status: 'erro', erro }
 }
 
 /** UTC, to the second, no offset: `2025-11-19T21:30:00`. */

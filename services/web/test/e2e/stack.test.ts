@@ -8,12 +8,13 @@ import { dbTestSchema } from '../../src/routes/db.js'
 import { cacheTestSchema } from '../../src/routes/cache.js'
 import { integracaoSchema } from '../../src/routes/integracao.js'
 import { readySchema } from '../../src/routes/health.js'
-import { messages } from '../../src/schemas/shared.js'
+import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { checkBody } from '../helpers/app.js'
 import { endpoints } from '../helpers/endpoints.js'
 import { fetchResponse } from '../helpers/server.js'
 import { timed, waitUntil } from '../helpers/timing.js'
-import { composeFile, createStack, type Stack } from './stack.js'
+import { composeDocument } from '../helpers/compose.js'
+import { createStack, type Stack } from './stack.js'
 
 // The whole stack as `make up` starts it, web in the container built from its
 // Dockerfile, driven only through make, docker compose and HTTP on the
@@ -23,7 +24,7 @@ import { composeFile, createStack, type Stack } from './stack.js'
 // ("Stream isn't writeable …"). Which one depends on the engine's networking.
 const NETWORK_CAUSE = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ECONNRESET|EPIPE|Connection terminated|terminating connection due to administrator command/
 
-const compose = await composeFile()
+const compose = await composeDocument()
 const stack = await createStack(t)
 
 const get = async (path: string, init?: RequestInit) => await fetchResponse(`${stack.url}${path}`, init)
@@ -119,9 +120,9 @@ async function checkStack (stack: Stack): Promise<void> {
       service: 'cache',
       endpoint: '/cache/test',
       schema: cacheTestSchema,
-      erro: messages.redis,
+      erro: dependencyFailed.cache,
       statusKey: 'cache',
-      statusErro: messages.redis,
+      statusErro: statusPingFailed.cache,
       other: { endpoint: '/db/test', schema: dbTestSchema },
       logName: 'Redis'
     },
@@ -129,9 +130,9 @@ async function checkStack (stack: Stack): Promise<void> {
       service: 'db',
       endpoint: '/db/test',
       schema: dbTestSchema,
-      erro: messages.database,
+      erro: dependencyFailed.database,
       statusKey: 'database',
-      statusErro: messages.postgres,
+      statusErro: statusPingFailed.database,
       other: { endpoint: '/cache/test', schema: cacheTestSchema },
       logName: 'PostgreSQL'
     }

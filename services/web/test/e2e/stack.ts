@@ -1,23 +1,17 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
-import { parse } from 'yaml'
 import { freePort } from '../helpers/server.js'
 
 const run = promisify(execFile)
 
 /** The repository's top: compose.yaml, the Makefile and scripts/. */
 export const TOP = fileURLToPath(new URL('../../../..', import.meta.url))
-
-/** compose.yaml as data, so a test compares with what the file says rather than a copy. */
-export async function composeFile (): Promise<any> {
-  return parse(await readFile(join(TOP, 'compose.yaml'), 'utf8'))
-}
 
 export interface CommandResult {
   code: number

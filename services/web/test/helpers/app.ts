@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { Value } from '@sinclair/typebox/value'
-import type { TSchema } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
 import type { Test } from 'tap'
 import { buildApp, type App } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
@@ -45,13 +45,21 @@ export interface TestApp {
   logs: Array<Record<string, unknown>>
 }
 
+/** pino's numeric levels, as they appear on a log line. */
+export const level = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const
+
+export interface TestAppOptions {
+  /** Adds to the app before it is ready: a route that throws, say. */
+  extend?: (app: App) => void
+}
+
 /** The app built as `server.ts` builds it, on its own database and Redis DB, closed after the test. */
-export async function buildTestApp (t: Test, overrides: NodeJS.ProcessEnv = {}): Promise<TestApp> {
-  return await buildAppOn(t, { ...await isolatedEnv(t), ...overrides })
+export async function buildTestApp (t: Test, overrides: NodeJS.ProcessEnv = {}, options: TestAppOptions = {}): Promise<TestApp> {
+  return await buildAppOn(t, { ...await isolatedEnv(t), ...overrides }, options)
 }
 
 /** The app on exactly `env` (from `isolatedEnv`, say), logging at debug into `logs`; closed after the test. */
-export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv): Promise<TestApp> {
+export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv, { extend }: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: 'debug', ...env })
   const logs: Array<Record<string, unknown>> = []
   const stream = new Writable({
@@ -62,25 +70,36 @@ export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv): Promise<Test
   })
   const app = await buildApp(config, { logStream: stream })
   t.teardown(() => app.close())
+  extend?.(app)
   await app.ready()
   return { app, config, logs }
 }
 
-interface RouteSchema {
+/** A route's `schema` as far as its answers go: one body schema per status, or per class (`4xx`). */
+export interface RouteSchema {
   response: Record<string | number, TSchema>
 }
 
-interface Response {
+/** An answer read whole, by inject, fetch or a raw socket alike. */
+export interface Response {
   statusCode: number
-  headers: Record<string, unknown>
+  headers: Record<string, string | string[] | number | undefined>
   body: string
 }
 
+/** The key a route's schema declares `status` under: itself, or its class (`4xx`). */
+type DeclaredFor<R, N extends number> =
+  N extends keyof R ? N
+    : `${N}` extends `${infer Digit}${string}` ? (`${Digit}xx` extends keyof R ? `${Digit}xx` : never) : never
+
+/** The body type the route's schema declares for `status`. */
+export type BodyOf<S extends RouteSchema, N extends number> = Static<S['response'][DeclaredFor<S['response'], N>]>
+
 /**
  * Checks a real response against the schema its route declares for that status
- * (the route's own object, not a copy) and returns the parsed body.
+ * (the route's own object, not a copy) and returns the parsed body, typed by that schema.
  */
-export function checkBody<T = any> (t: Test, response: Response, status: number, schema: RouteSchema): T {
+export function checkBody<S extends RouteSchema, N extends number> (t: Test, response: Response, status: N, schema: S): BodyOf<S, N> {
   t.equal(response.statusCode, status, `status is ${status}`)
   t.match(response.headers['content-type'], /^application\/json; charset=utf-8$/)
   const declared = schema.response[status] ?? schema.response[`${String(status)[0]}xx`]
@@ -88,5 +107,5 @@ export function checkBody<T = any> (t: Test, response: Response, status: number,
   const body: unknown = JSON.parse(response.body)
   const errors = [...Value.Errors(declared, body)].map(({ path, message }) => `${path} ${message}`)
   t.same(errors, [], 'body matches the route\'s response schema')
-  return body as T
+  return body as BodyOf<S, N>
 }

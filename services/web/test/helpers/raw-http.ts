@@ -1,10 +1,5 @@
 import { connect } from 'node:net'
-
-export interface RawResponse {
-  statusCode: number
-  headers: Record<string, string>
-  body: string
-}
+import type { Response } from './app.js'
 
 /**
  * Writes `request` as is on a fresh connection and parses what came back once the
@@ -13,7 +8,7 @@ export interface RawResponse {
  * the writing side is closed after the request, as a client that sends nothing
  * more would.
  */
-export async function rawRequest (port: number, request: string | Buffer, { end = false, timeoutMs = 3000 } = {}): Promise<RawResponse | undefined> {
+export async function rawRequest (port: number, request: string | Buffer, { end = false, timeoutMs = 3000 } = {}): Promise<Response | undefined> {
   const socket = connect({ host: '127.0.0.1', port })
   const chunks: Buffer[] = []
   socket.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -30,7 +25,7 @@ export async function rawRequest (port: number, request: string | Buffer, { end 
   return parse(Buffer.concat(chunks))
 }
 
-function parse (raw: Buffer): RawResponse | undefined {
+function parse (raw: Buffer): Response | undefined {
   if (raw.length === 0) return undefined
   const text = raw.toString()
   const headEnd = text.indexOf('\r\n\r\n')

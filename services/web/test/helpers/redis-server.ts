@@ -12,7 +12,7 @@ export interface PrivateRedis {
   port: number
   /** Its data directory, kept across restarts. */
   dir: string
-  /** Starts redis-server with an append-only file fsynced every second, and no RDB snapshots. */
+  /** Starts redis-server with `flags`, and never an RDB snapshot (`--save ""` comes last). */
   start: () => Promise<void>
   /** SHUTDOWN, as `docker compose stop` does through SIGTERM: Redis flushes and exits. */
   shutdown: () => Promise<void>
@@ -20,9 +20,10 @@ export interface PrivateRedis {
 
 /**
  * A redis-server of the test's own, on a free port and in a temporary directory,
- * for what the shared one must never undergo. Killed and removed after the test.
+ * started with `flags` (compose's, say), for what the shared one must never
+ * undergo. Killed and removed after the test.
  */
-export async function privateRedis (t: Test): Promise<PrivateRedis> {
+export async function privateRedis (t: Test, flags: string[]): Promise<PrivateRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'web-test-redis-'))
   let server: ChildProcess | undefined
@@ -53,8 +54,7 @@ export async function privateRedis (t: Test): Promise<PrivateRedis> {
     dir,
     async start () {
       server = spawn('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-        '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''
+        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...flags, '--save', ''
       ], { stdio: 'ignore' })
       await waitUntil(ping, 5000, `redis-server on ${port}`)
     },

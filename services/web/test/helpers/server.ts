@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
+import type { Response } from './app.js'
 
 /** The service's folder: where `dist/` and `migrations/` are, as in the image's /app. */
 export const SERVICE_ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -59,14 +60,8 @@ export async function startServer (t: Test, env: NodeJS.ProcessEnv, root = SERVI
   return { url: `http://127.0.0.1:${port}`, child, output: () => output, exited }
 }
 
-export interface HttpResponse {
-  statusCode: number
-  headers: Record<string, string>
-  body: string
-}
-
 /** A real HTTP exchange, read whole, in the shape `checkBody` checks. */
-export async function fetchResponse (url: string, init?: RequestInit): Promise<HttpResponse> {
+export async function fetchResponse (url: string, init?: RequestInit): Promise<Response> {
   const response = await fetch(url, init)
   return { statusCode: response.status, headers: Object.fromEntries(response.headers), body: await response.text() }
 }

@@ -1,0 +1,73 @@
+import { fileURLToPath } from 'node:url'
+import fp from 'fastify-plugin'
+import type pg from 'pg'
+import Postgrator from 'postgrator'
+import type { FastifyBaseLogger } from 'fastify'
+import { retryDelayMs } from '../../availability.js'
+
+const MIGRATIONS = fileURLToPath(new URL('../../../migrations/*.sql', import.meta.url))
+
+// Any 64-bit constant works as long as every replica uses the same one.
+export const MIGRATION_LOCK = 4_357_102_388
+
+export interface Migrations {
+  /** True once every migration has been applied: until then the schema-dependent queries must not run. */
+  readonly applied: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    migrations: Migrations
+  }
+}
+
+/**
+ * Brings the schema to the newest version. Replicas starting together queue on a
+ * session advisory lock: the first applies the files, the others then find
+ * nothing left to do. The lock dies with the session if a replica crashes.
+ */
+async function migrate (client: pg.Client, database: string, log: FastifyBaseLogger): Promise<void> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+  const postgrator = new Postgrator({
+    migrationPattern: MIGRATIONS,
+    driver: 'pg',
+    database,
+    execQuery: async (query) => await client.query(query)
+  })
+  for (const migration of await postgrator.migrate()) {
+    log.info({ version: migration.version, name: migration.name }, 'migration applied')
+  }
+}
+
+// With the database down the service still starts; migrations keep retrying in
+// the background and the schema-dependent endpoints answer 503 meanwhile.
+export default fp(async function migrations (fastify) {
+  const { postgresPool, config, log } = fastify
+  let applied = false
+  let retryTimer: NodeJS.Timeout | undefined
+  let closing = false
+
+  async function attempt (count: number): Promise<void> {
+    try {
+      await postgresPool.session('web-migrations', async (client) => await migrate(client, config.DB_NAME, log))
+      applied = true
+    } catch {
+      // postgresPool has logged the outage; retry until the app closes.
+      if (closing) return
+      retryTimer = setTimeout(attempt, retryDelayMs(count), count + 1)
+    }
+  }
+
+  fastify.decorate<Migrations>('migrations', {
+    get applied () {
+      return applied
+    }
+  })
+
+  fastify.addHook('onClose', async () => {
+    closing = true
+    clearTimeout(retryTimer)
+  })
+
+  await attempt(0)
+}, { name: 'migrations', dependencies: ['postgres-pool'], decorators: { fastify: ['config'] } })

@@ -1,0 +1,86 @@
+import { once } from 'node:events'
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import { Availability, retryDelayMs } from '../../availability.js'
+import { withDeadline } from '../../time.js'
+
+export interface RedisConnection {
+  /** The ioredis client, for repositories: commands fail at once while it is disconnected. */
+  readonly client: Redis
+  /** Awaits a command, recording its success or failure for the outage log. */
+  run: <T>(command: Promise<T>) => Promise<T>
+  /** A live `PING`, bounded by the dependency timeout (commandTimeout). */
+  ping: () => Promise<void>
+  /** The connection right now, for /metrics. */
+  stats: () => { connected: boolean }
+  /** Where Redis is, as `GET /` reports it. */
+  readonly address: { host: string, port: string }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redisConnection: RedisConnection
+  }
+}
+
+// @fastify/redis is not used: it holds boot until the client is ready, and the
+// service must start and answer `/` while Redis is down. Nor is its decorator
+// name, `fastify.redis`, so the two can never be confused.
+export default fp(async function redisConnection (fastify) {
+  const { config } = fastify
+  const timeout = config.DEPENDENCY_TIMEOUT_MS
+  const client = new Redis({
+    host: config.REDIS_HOST,
+    port: config.REDIS_PORT,
+    db: config.REDIS_DB,
+    password: config.REDIS_PASSWORD,
+    connectionName: 'web',
+    connectTimeout: timeout,
+    commandTimeout: timeout,
+    // Fail at once while disconnected instead of queueing (ioredis would retry
+    // a command for over a minute), and reconnect forever with capped back-off.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => retryDelayMs(attempt - 1),
+    enableAutoPipelining: true
+  })
+
+  const availability = new Availability(fastify.log, 'Redis')
+  client.on('error', (err) => availability.markDown(err))
+  client.on('ready', () => availability.markUp())
+
+  // A command that fails because the connection has just gone says only "Stream
+  // isn't writeable" or "Connection is closed."; the connection's own error event
+  // names the cause (connect ECONNREFUSED, getaddrinfo ENOTFOUND cache), so only a
+  // failure on a usable connection (a timeout, say) reports the outage itself.
+  async function run<T> (command: Promise<T>): Promise<T> {
+    try {
+      const result = await command
+      availability.markUp()
+      return result
+    } catch (err) {
+      if (client.status === 'ready' && client.stream.writable) availability.markDown(err)
+      throw err
+    }
+  }
+
+  fastify.decorate<RedisConnection>('redisConnection', {
+    client,
+    run,
+    async ping () {
+      // Already bounded: commandTimeout, and no offline queue while disconnected.
+      await run(client.ping())
+    },
+    stats: () => ({ connected: client.status === 'ready' }),
+    address: { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
+  })
+
+  fastify.addHook('onClose', async () => {
+    if (client.status === 'ready') await client.quit()
+    else client.disconnect()
+  })
+
+  // Give a reachable Redis the moment it needs to be ready before the first
+  // request, without letting an unreachable one hold the start.
+  await withDeadline(once(client, 'ready'), timeout, 'Redis').catch(() => {})
+}, { name: 'redis-connection', decorators: { fastify: ['config'] } })

@@ -1,0 +1,112 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { statusSchema } from '../../src/routes/status.js'
+import { dbTestSchema } from '../../src/routes/db.js'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { integracaoSchema } from '../../src/routes/integracao.js'
+import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
+import { buildAppOn, checkBody, isolatedEnv } from '../helpers/app.js'
+import { startProxy, type Proxy } from '../helpers/proxy.js'
+import { fetchResponse as get, startServer, type RunningServer } from '../helpers/server.js'
+import { connectDatabase, services } from '../helpers/services.js'
+import { timed, waitUntil } from '../helpers/timing.js'
+import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
+
+// Loading the modules alone takes a couple of seconds on a busy 2-core box; what
+// this rules out is waiting on the dependencies (a client waiting for `ready`
+// would hold the start until Fastify's 10 s plugin timeout, or for ever).
+// Each start has its own proxies, server, database and Redis DB, and mostly waits.
+t.jobs = 3
+
+const LISTENS_WITHIN_MS = 8000
+const STATUS_WITHIN_MS = 1500
+// Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
+const WORKS_WITHIN_MS = 5000
+
+const logLines = (server: RunningServer): Array<Record<string, unknown>> =>
+  server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+
+const outages = [
+  { name: 'stopped', start: async (proxy: Proxy) => await proxy.refuse() },
+  { name: 'frozen', start: async (proxy: Proxy) => proxy.freeze() }
+] as const
+
+for (const outage of outages) {
+  t.test(`with PostgreSQL and Redis both ${outage.name} at start`, async (t) => {
+    const env = await isolatedEnv(t)
+    const [db, cache] = await Promise.all([startProxy(t, services.db), startProxy(t, services.redis)])
+    await Promise.all([outage.start(db), outage.start(cache)])
+
+    const { result: server, ms } = await timed(async () =>
+      await startServer(t, { ...env, DB_PORT: String(db.port), REDIS_PORT: String(cache.port) }))
+
+    await t.test(`node dist/server.js still listens within ${LISTENS_WITHIN_MS} ms`, async (t) => {
+      t.ok(ms < LISTENS_WITHIN_MS, `listening after ${Math.round(ms)} ms`)
+    })
+
+    await t.test(`/ answers 200 within ${STATUS_WITHIN_MS} ms with both desconectado`, async (t) => {
+      const { result: response, ms } = await timed(async () => await get(`${server.url}/`))
+      t.ok(ms < STATUS_WITHIN_MS, `answered in ${Math.round(ms)} ms`)
+      const body = checkBody(t, response, 200, statusSchema)
+      t.match(body.servicos, {
+        database: { status: 'desconectado', erro: statusPingFailed.database },
+        cache: { status: 'desconectado', erro: statusPingFailed.cache }
+      })
+    })
+
+    await t.test('the endpoints that need them answer the documented 503', async (t) => {
+      t.same(checkBody(t, await get(`${server.url}/db/test`), 503, dbTestSchema), { status: 'erro', erro: dependencyFailed.database })
+      t.same(checkBody(t, await get(`${server.url}/cache/test`), 503, cacheTestSchema), { status: 'erro', erro: dependencyFailed.cache })
+      t.equal(checkBody(t, await get(`${server.url}/integracao`), 503, integracaoSchema).status, 'erro')
+    })
+
+    await t.test(`once both are back, every endpoint works within ${WORKS_WITHIN_MS} ms, without a restart`, async (t) => {
+      // Long enough for several migration and reconnection attempts.
+      await sleep(2000)
+      await Promise.all([db.restore(), cache.restore()])
+      const elapsed = await waitUntil(async () => (await get(`${server.url}/integracao`)).statusCode === 200,
+        WORKS_WITHIN_MS, '200 on /integracao')
+      t.comment(`first 200 on /integracao ${Math.round(elapsed)} ms after both came back`)
+      checkBody(t, await get(`${server.url}/db/test`), 200, dbTestSchema)
+      t.match(checkBody(t, await get(`${server.url}/cache/test`), 200, cacheTestSchema), { contador: 1 })
+      t.match(checkBody(t, await get(`${server.url}/`), 200, statusSchema).servicos, {
+        database: { status: 'conectado' },
+        cache: { status: 'conectado' }
+      })
+      t.equal(server.child.exitCode, null, 'the same process')
+    })
+
+    await t.test('the migrations were applied once PostgreSQL was back', async (t) => {
+      const applied = logLines(server).filter((line) => line.msg === 'migration applied')
+      t.same(applied.map((line) => line.version), [1, 2])
+    })
+
+    await t.test('logged one warning per dependency while retrying, and one info when each came back', async (t) => {
+      const lines = logLines(server)
+      for (const name of ['PostgreSQL', 'Redis']) {
+        t.equal(lines.filter((line) => line.msg === `${name} is unavailable`).length, 1, `${name}: one warning`)
+        t.equal(lines.filter((line) => line.msg === `${name} is available`).length, 1, `${name}: one info`)
+      }
+    })
+  })
+}
+
+t.test('migrations started while PostgreSQL was down wait for the lock another replica holds', async (t) => {
+  const env = await isolatedEnv(t)
+  const db = await startProxy(t, services.db)
+  await db.refuse()
+  const { app, logs } = await buildAppOn(t, { ...env, DB_PORT: String(db.port) })
+
+  const replica = await connectDatabase(t, env.DB_NAME!)
+  await replica.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+  await db.restore()
+  // Well past the first retries: without the lock they would have run by now.
+  await sleep(2500)
+  t.notOk(logs.some((line) => line.msg === 'migration applied'), 'nothing applied while the lock is held')
+  t.equal((await app.inject('/db/test')).statusCode, 503)
+
+  await replica.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+  const elapsed = await waitUntil(async () => (await app.inject('/db/test')).statusCode === 200, 2000, '200 on /db/test')
+  t.comment(`first 200 on /db/test ${Math.round(elapsed)} ms after the lock was released`)
+  t.same(logs.filter((line) => line.msg === 'migration applied').map((line) => line.version), [1, 2])
+})
