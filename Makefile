@@ -32,5 +32,6 @@ dev: ## Run the service from source in watch mode with pretty logs
 clean: ## Remove containers, networks, the data volumes (all stored data) and dist
 	@echo "Removing the containers, networks and volumes of this stack and of make dev's web-dev project: all stored data goes."
 	@scripts/compose.sh down -v --remove-orphans
-	@scripts/compose.sh -p web-dev down -v --remove-orphans
+	@SECRETS_DIR=.cache/web-dev/secrets scripts/compose.sh -p web-dev down -v --remove-orphans
+	rm -rf .cache/web-dev
 	rm -rf services/web/dist

@@ -17,6 +17,8 @@ fi
 if [ -z "$missing" ]; then
   project=web-dev
   echo "make dev: using db and cache of compose project $project (stopped on exit, data kept)"
+  # Secrets of its own, kept with its volumes: the user's secrets/ belong to their stack.
+  export SECRETS_DIR="$top/.cache/web-dev/secrets"
   trap 'compose_for "$project" stop db cache' EXIT
   start_dependencies "$project"
 else

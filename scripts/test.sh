@@ -16,13 +16,15 @@ npx dclint "$top/compose.yaml" "$top/compose.test.yaml"
 
 missing=$(compose_missing)
 if [ -z "$missing" ]; then
-  "$top/scripts/secrets.sh"
-  docker compose -f "$top/compose.yaml" config -q
-  docker compose -f "$top/compose.yaml" -f "$top/compose.test.yaml" config -q
   project=web-test
   echo "make test: Docker with Compose v2 answers: testing against db and cache of compose project $project"
-  trap 'compose_for "$project" down -v --remove-orphans' EXIT
+  # Secrets of its own: the user's secrets/ belong to their stack's volumes.
+  SECRETS_DIR=$(mktemp -d)
+  export SECRETS_DIR
+  trap 'compose_for "$project" down -v --remove-orphans; rm -rf "$SECRETS_DIR"' EXIT
   start_dependencies "$project"
+  docker compose -f "$top/compose.yaml" config -q
+  docker compose -f "$top/compose.yaml" -f "$top/compose.test.yaml" config -q
 else
   export DB_HOST="${DB_HOST:-127.0.0.1}" REDIS_HOST="${REDIS_HOST:-127.0.0.1}"
   echo "make test: testing against local services" \
