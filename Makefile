@@ -1,9 +1,9 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test bench dev clean
+.PHONY: help up down logs ps test bench dev clean psql redis-cli
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
 
 up: ## Create missing secrets, build and start the stack, wait until it is healthy
 	@scripts/secrets.sh
@@ -35,3 +35,12 @@ clean: ## Remove containers, networks, the data volumes (all stored data) and di
 	docker compose down -v --remove-orphans
 	docker compose -p web-dev down -v --remove-orphans
 	rm -rf services/web/dist
+
+# Both prompts run inside the containers, which hold the credentials: nothing
+# secret is printed or passed on the host's command line. Without a terminal
+# (`make psql < file.sql`), -T keeps compose from asking for one.
+psql: ## Open a psql prompt on the running stack's database
+	docker compose exec $$([ -t 0 ] || echo -T) db sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
+	docker compose exec $$([ -t 0 ] || echo -T) cache sh -c 'REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" exec redis-cli'
