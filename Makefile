@@ -1,6 +1,6 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test bench dev clean psql redis-cli
+.PHONY: help up down logs ps test bench dev clean psql redis-cli monitoring
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -44,3 +44,9 @@ psql: ## Open a psql prompt on the running stack's database
 
 redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
 	docker compose exec $$([ -t 0 ] || echo -T) cache sh -c 'REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" exec redis-cli'
+
+monitoring: ## Start the stack plus Prometheus and Grafana (compose profile monitoring), Grafana on 127.0.0.1 only
+	@scripts/secrets.sh
+	docker compose --profile monitoring up -d --build --wait
+	@port=$$(docker compose --profile monitoring port grafana 3000 | sed 's/.*://'); \
+	  echo "Grafana is up at http://127.0.0.1:$$port (dashboard web; user admin, password in secrets/grafana_admin_password.txt)"

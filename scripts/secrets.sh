@@ -11,7 +11,7 @@ mkdir -p "$dir"
 # need not match the host owner's: compose bind-mounts them as they are.
 chmod 700 "$dir"
 
-for name in db_password redis_password; do
+for name in db_password redis_password grafana_admin_password; do
   file="$dir/$name.txt"
   if [ ! -s "$file" ]; then
     # Hex, so the value needs no quoting in any config or URL.
