@@ -150,7 +150,7 @@ async function findPromtool (t: Test): Promise<string | undefined> {
 t.test('promtool check config accepts the Prometheus config', async (t) => {
   const promtool = await findPromtool(t)
   if (promtool === undefined) {
-    t.skip('promtool is missing and could not be unpacked (apt-get download prometheus; dpkg-deb -x): the Prometheus config is NOT checked')
+    t.plan(0, 'promtool is missing and could not be unpacked (apt-get download prometheus; dpkg-deb -x): the Prometheus config is NOT checked')
     return
   }
   const config = join(MONITORING, 'prometheus', 'prometheus.yml')
@@ -168,7 +168,7 @@ t.test('compose accepts the monitoring profile', async (t) => {
   try {
     await run('docker', ['compose', 'version'])
   } catch {
-    t.skip('docker compose is not installed: the monitoring profile of compose.yaml is NOT checked')
+    t.plan(0, 'docker compose is not installed: the monitoring profile of compose.yaml is NOT checked')
     return
   }
   const { stdout } = await run('docker', ['compose', '--profile', 'monitoring', 'config', '--services'], { cwd: TOP })
