@@ -1,21 +1,25 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test e2e bench dev clean
+.PHONY: help up down logs ps test e2e bench dev clean psql redis-cli monitoring
+
+# docker compose with the given arguments, after the check that Docker with
+# Compose v2 answers (one line saying what is missing, otherwise).
+COMPOSE = @scripts/compose.sh $@
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
 
 up: ## Create missing secrets, build and start the stack, wait until it is healthy
-	@scripts/up.sh
+	@scripts/up.sh $@
 
 down: ## Stop and remove the containers (the data volumes stay)
-	@scripts/compose.sh down
+	$(COMPOSE) down
 
 logs: ## Follow the logs of every service
-	@scripts/compose.sh logs -f
+	$(COMPOSE) logs -f
 
 ps: ## Show the services and their health
-	@scripts/compose.sh ps
+	$(COMPOSE) ps
 
 test: ## Lint, typecheck, build, lint compose, run the tests (against compose's db and cache, or local services), then e2e when Docker answers
 	@scripts/test.sh
@@ -31,7 +35,36 @@ dev: ## Run the service from source in watch mode with pretty logs
 
 clean: ## Remove containers, networks, the data volumes (all stored data) and dist
 	@echo "Removing the containers, networks and volumes of this stack and of make dev's web-dev project: all stored data goes."
-	@scripts/compose.sh down -v --remove-orphans
-	@SECRETS_DIR=.cache/web-dev/secrets scripts/compose.sh -p web-dev down -v --remove-orphans
+	$(COMPOSE) down -v --remove-orphans
+	@SECRETS_DIR=.cache/web-dev/secrets scripts/compose.sh $@ -p web-dev down -v --remove-orphans
 	rm -rf .cache/web-dev
 	rm -rf services/web/dist
+
+# Both prompts run inside the containers, which hold the credentials: nothing
+# secret is printed or passed on the host's command line. Without a terminal
+# (`make psql < file.sql`), -T keeps compose from asking for one.
+psql: ## Open a psql prompt on the running stack's database
+	docker compose exec $$([ -t 0 ] || echo -T) db sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
+	docker compose exec $$([ -t 0 ] || echo -T) cache sh -c 'REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" exec redis-cli'
+
+monitoring: ## Start the stack plus Prometheus and Grafana (compose profile monitoring), Grafana on 127.0.0.1 only
+	@scripts/secrets.sh
+	docker compose --profile monitoring up -d --build --wait
+	@port=$$(docker compose --profile monitoring port grafana 3000 | sed 's/.*://'); \
+	  echo "Grafana is up at http://127.0.0.1:$$port (dashboard web; user admin, password in secrets/grafana_admin_password.txt)"
+
+# Both prompts run inside the containers, which hold the credentials: nothing
+# secret is printed or passed on the host's command line. Without a terminal
+# (`make psql < file.sql`), -T keeps compose from asking for one.
+psql: ## Open a psql prompt on the running stack's database
+	$(COMPOSE) exec $$([ -t 0 ] || echo -T) db sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+
+redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
+	$(COMPOSE) exec $$([ -t 0 ] || echo -T) cache sh -c 'REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" exec redis-cli'
+
+monitoring: ## Start the stack plus Prometheus and Grafana (compose profile monitoring), Grafana on 127.0.0.1 only
+	@scripts/up.sh $@ --profile monitoring
+	@port=$$(docker compose --profile monitoring port grafana 3000 | sed 's/.*://'); \
+	  echo "Grafana is up at http://127.0.0.1:$$port (dashboard web; user admin, password in secrets/grafana_admin_password.txt)"

@@ -33,7 +33,7 @@ initialised_db_volume () {
   fi
 }
 
-for name in db_password redis_password; do
+for name in db_password redis_password grafana_admin_password; do
   file="$dir/$name.txt"
   if [ ! -s "$file" ]; then
     if [ "$name" = db_password ]; then
