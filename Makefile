@@ -44,21 +44,6 @@ clean: ## Remove containers, networks, the data volumes (all stored data) and di
 # secret is printed or passed on the host's command line. Without a terminal
 # (`make psql < file.sql`), -T keeps compose from asking for one.
 psql: ## Open a psql prompt on the running stack's database
-	docker compose exec $$([ -t 0 ] || echo -T) db sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
-
-redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
-	docker compose exec $$([ -t 0 ] || echo -T) cache sh -c 'REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" exec redis-cli'
-
-monitoring: ## Start the stack plus Prometheus and Grafana (compose profile monitoring), Grafana on 127.0.0.1 only
-	@scripts/secrets.sh
-	docker compose --profile monitoring up -d --build --wait
-	@port=$$(docker compose --profile monitoring port grafana 3000 | sed 's/.*://'); \
-	  echo "Grafana is up at http://127.0.0.1:$$port (dashboard web; user admin, password in secrets/grafana_admin_password.txt)"
-
-# Both prompts run inside the containers, which hold the credentials: nothing
-# secret is printed or passed on the host's command line. Without a terminal
-# (`make psql < file.sql`), -T keeps compose from asking for one.
-psql: ## Open a psql prompt on the running stack's database
 	$(COMPOSE) exec $$([ -t 0 ] || echo -T) db sh -c 'exec psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
 
 redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
