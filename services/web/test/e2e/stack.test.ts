@@ -10,6 +10,7 @@ import { integracaoSchema } from '../../src/routes/integracao.js'
 import { readySchema } from '../../src/routes/health.js'
 import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { checkBody } from '../helpers/app.js'
+import { checkDocsInBrowser, ensureChromium, screenshotPath } from '../helpers/browser.js'
 import { endpoints } from '../helpers/endpoints.js'
 import { fetchResponse } from '../helpers/server.js'
 import { timed, waitUntil } from '../helpers/timing.js'
@@ -75,6 +76,11 @@ async function checkStack (stack: Stack): Promise<void> {
     const metrics = await get('/metrics')
     t.equal(metrics.statusCode, 200)
     t.match(metrics.body, /http_request_duration_seconds_count\{method="GET",route="\/db\/test",status_code="200"\} [1-9]/)
+  })
+
+  await t.test('/docs works in a real browser against the container (read-only root, no CSP in the way)', async (t) => {
+    await ensureChromium(t)
+    await checkDocsInBrowser(t, stack.url, screenshotPath('e2e-docs'))
   })
 
   await t.test('containers are hardened as compose.yaml says', async (t) => {
