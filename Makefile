@@ -1,9 +1,9 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test bench dev clean
+.PHONY: help up down logs ps test test-cluster bench dev clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-6s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 
 up: ## Create missing secrets, build and start the stack, wait until it is healthy
 	@scripts/secrets.sh
@@ -23,6 +23,9 @@ ps: ## Show the services and their health
 
 test: ## Lint, typecheck, build, lint compose, then run the tests (compose stack or local services)
 	@scripts/test.sh
+
+test-cluster: ## Three replicas behind haproxy on network-namespace hosts: restarts, kill -9, a cut-off database (root)
+	@services/web/test/cluster/run.sh
 
 bench: ## Run the benchmark (bench/run.sh)
 	@bench/run.sh
