@@ -144,6 +144,7 @@ async function underLoad (scenario: string, action: (now: () => number) => Promi
   const written = (await rows()).filter((id) => !before.has(id))
   const unanswered = written.filter((id) => !answered.has(id))
   figures.requests = outcomes.length
+  figures['req/s through haproxy'] = Math.round(outcomes.length / (outcomes.reduce((last, request) => Math.max(last, request.end), 0) / 1000))
   figures.failed = failed.length
   figures['failed by kind'] = describeFailures(failed)
   figures['rows written without a 200 answer'] = unanswered.length
