@@ -93,6 +93,7 @@ for _ in $(seq 100); do
   runuser -u postgres -- "$pgbin/pg_isready" -q -h "$work/pg" && break
   sleep 0.1
 done
+runuser -u postgres -- "$pgbin/pg_isready" -q -h "$work/pg" || { echo "PostgreSQL did not start:"; cat "$work/pg/log"; exit 1; } >&2
 runuser -u postgres -- "$pgbin/createdb" -h "$work/pg" desafio3
 
 # Redis, with its append-only file, password from the file as start.sh does.
@@ -103,6 +104,10 @@ ip netns exec "${ns}cache" redis-server "$work/redis/redis.conf" --bind "${addre
   --port 6379 --dir "$work/redis" --appendonly yes --appendfsync everysec --save '' \
   >"$work/redis/log" 2>&1 &
 disown
+for _ in $(seq 100); do
+  REDISCLI_AUTH="$(cat "$work/redis_password")" ip netns exec "${ns}cache" redis-cli -h "${address[cache]}" ping 2>/dev/null | grep -q PONG && break
+  sleep 0.1
+done
 
 # haproxy: one failed check (fall 1) takes a replica out, two good ones (rise
 # 2) bring it back; a request that fails is never retried or sent elsewhere.
