@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, posix } from 'node:path'
+import { basename, dirname, join, posix } from 'node:path'
 import { promisify } from 'node:util'
 import { parse, parseAllDocuments } from 'yaml'
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1'
@@ -16,7 +16,7 @@ import { SERVICE_ROOT } from './server.js'
 const run = promisify(execFile)
 
 /** Where the manifests live. */
-export const KUBERNETES = join(SERVICE_ROOT, '../../deploy/kubernetes')
+const KUBERNETES = join(SERVICE_ROOT, '../../deploy/kubernetes')
 // The annotation on the HPA that states PostgreSQL's connection budget.
 const BUDGET_ANNOTATION = 'desafio3/db-connection-budget'
 
@@ -33,7 +33,8 @@ export async function renderAll (): Promise<Map<string, K8sObject[]>> {
   const top = await mkdtemp(join(tmpdir(), 'web-kustomize-'))
   try {
     // The overlays read these two folders: the manifests and the cache's start.sh.
-    await cp(KUBERNETES, join(top, 'deploy/kubernetes'), { recursive: true })
+    // Real passwords a developer keeps in a secrets/ folder stay where they are.
+    await cp(KUBERNETES, join(top, 'deploy/kubernetes'), { recursive: true, filter: (source) => basename(source) !== 'secrets' })
     await cp(join(KUBERNETES, '../../services/cache'), join(top, 'services/cache'), { recursive: true })
     const dirs = ['base', ...(await readdir(join(KUBERNETES, 'overlays'))).map((name) => `overlays/${name}`)]
     const rendered = new Map<string, K8sObject[]>()
@@ -52,7 +53,7 @@ export async function renderAll (): Promise<Map<string, K8sObject[]>> {
 async function fillSecretFiles (root: string): Promise<void> {
   const kustomization = parse(await readFile(join(root, 'kustomization.yaml'), 'utf8'))
   for (const generator of kustomization.secretGenerator ?? []) {
-    for (const entry of generator.files ?? [] as string[]) {
+    for (const entry of (generator.files ?? []) as string[]) {
       const file = join(root, entry.replace(/^[^=]*=/, ''))
       await mkdir(dirname(file), { recursive: true })
       await writeFile(file, 'throwaway\n', { flag: 'wx' }).catch((error) => { if (error.code !== 'EEXIST') throw error })
@@ -145,7 +146,8 @@ function hasPodTemplate (object: K8sObject): boolean {
   return object.kind === 'Deployment' || object.kind === 'StatefulSet'
 }
 
-// The restricted Pod Security profile, and the probes, for every workload.
+// Every workload: the restricted Pod Security profile, the three probes,
+// resources, an emptyDir /tmp; a StatefulSet its volume, Redis its append-only file.
 function securityProblems (workload: K8sObject): string[] {
   const where = `${workload.kind}/${workload.metadata.name}`
   const pod = workload.spec.template.spec
@@ -235,8 +237,10 @@ function webProblems (objects: K8sObject[], code: Code): string[] {
   const files = new Map<string, { secret: string, key: string }>()
   for (const mount of container.volumeMounts ?? []) {
     const volume = pod.spec.volumes?.find((candidate: any) => candidate.name === mount.name)
-    const sources = volume?.projected?.sources?.map((source: any) => source.secret) ?? [volume?.secret && { ...volume.secret, name: volume.secret.secretName }]
-    for (const secret of sources.filter(Boolean)) {
+    const secrets = volume?.secret !== undefined
+      ? [{ name: volume.secret.secretName, items: volume.secret.items }]
+      : (volume?.projected?.sources ?? []).flatMap((source: any) => source.secret ?? [])
+    for (const secret of secrets) {
       for (const item of secret.items ?? []) files.set(posix.join(mount.mountPath, item.path), { secret: secret.name, key: item.key })
     }
   }
