@@ -3,8 +3,8 @@
 # namespace on one bridge (itself in a namespace of its own, so nothing touches
 # the machine's own network): PostgreSQL and Redis, private instances started
 # here, three web replicas (node dist/server.js) and haproxy in front, checking
-# GET /health/ready every 300 ms with no retries and no redispatch, as
-# kube-proxy does. scenarios.ts then runs the failures under load and says
+# GET /health/ready every 300 ms with no retries and no redispatch: as with
+# kube-proxy, a request sent to a replica that is gone fails. scenarios.ts then runs the failures under load and says
 # whether each held. Needs root (namespaces, iptables); CI has it.
 set -euo pipefail
 top="$(cd "$(dirname "$0")/../../../.." && pwd)"
@@ -19,7 +19,8 @@ cannot_run () {
 }
 [ "$(id -u)" = 0 ] || cannot_run "it needs root to create network namespaces"
 command -v ip >/dev/null || cannot_run "ip (iproute2) is missing"
-ip netns list >/dev/null 2>&1 || cannot_run "this kernel or sandbox has no network namespaces (ip netns)"
+probe="wc-$$-probe"
+{ ip netns add "$probe" && ip netns del "$probe"; } 2>/dev/null || cannot_run "this kernel or sandbox cannot make network namespaces (ip netns add)"
 command -v iptables >/dev/null || cannot_run "iptables is missing"
 
 missing=()
@@ -49,6 +50,7 @@ end_processes () {
   local host pids
   for host in "${hosts[@]}" sw; do
     pids=$(ip netns pids "$ns$host" 2>/dev/null || true)
+    # shellcheck disable=SC2086 # one id per word
     [ -z "$pids" ] || kill "-$1" $pids 2>/dev/null || true
   done
 }
