@@ -42,7 +42,7 @@ export function startLoad (url: string, path: string, clients: number, limitMs: 
         response.on('error', (error) => finish({ status: 0, error: error.message }))
         response.on('end', () => {
           const status = response.statusCode ?? 0
-          if (status !== 200) return finish({ status, error: body.slice(0, 200) })
+          if (status !== 200) return finish({ status, error: body })
           const answer = JSON.parse(body) as { acesso_id: number, total_acessos: number }
           finish({ status, id: answer.acesso_id, total: answer.total_acessos })
         })
