@@ -1,13 +1,13 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test e2e bench dev clean psql redis-cli monitoring
+.PHONY: help up down logs ps test e2e test-cluster bench dev clean psql redis-cli monitoring
 
 # docker compose with the given arguments, after the check that Docker with
 # Compose v2 answers (one line saying what is missing, otherwise).
 COMPOSE = @scripts/compose.sh $@
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 
 up: ## Create missing secrets, build and start the stack, wait until it is healthy
 	@scripts/up.sh $@
@@ -26,6 +26,9 @@ test: ## Lint, typecheck, build, lint compose, run the tests (against compose's 
 
 e2e: ## Run the end-to-end suite over the whole compose stack, on throwaway projects
 	@scripts/e2e.sh
+
+test-cluster: ## Three replicas behind haproxy on network-namespace hosts: restarts, kill -9, a cut-off database (root)
+	@services/web/test/cluster/run.sh
 
 bench: ## Run the benchmark (bench/run.sh)
 	@bench/run.sh
