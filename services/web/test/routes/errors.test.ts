@@ -15,11 +15,12 @@ t.test('anything unexpected answers 500 Erro interno; the error goes to the log 
   t.match(logged, { msg: 'unexpected error', err: { message: 'secret detail: SELECT * FROM acessos', stack: String } })
 })
 
-t.test('an error carrying a client status answers that status with its documented text', async (t) => {
+t.test('an error carrying a client status answers that status with its documented text, or Requisição inválida', async (t) => {
   const { app } = await buildTestApp(t, {}, {
-    extend: (app) => app.get('/too-large', { schema: statusSchema }, async () => {
-      throw Object.assign(new Error('payload too large'), { statusCode: 413 })
+    extend: (app) => app.get('/client-error', { schema: statusSchema }, async (request) => {
+      throw Object.assign(new Error('client error'), { statusCode: Number((request.query as { status: string }).status) })
     })
   })
-  t.same(checkBody(t, await app.inject('/too-large'), 413, statusSchema), { status: 'erro', erro: 'Corpo da requisição grande demais' })
+  t.same(checkBody(t, await app.inject('/client-error?status=413'), 413, statusSchema), { status: 'erro', erro: 'Corpo da requisição grande demais' })
+  t.same(checkBody(t, await app.inject('/client-error?status=418'), 418, statusSchema), { status: 'erro', erro: 'Requisição inválida' })
 })

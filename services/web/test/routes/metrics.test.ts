@@ -51,6 +51,19 @@ t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection an
   t.equal((await held).statusCode, 200)
 })
 
+t.test('the pool never holds more than DB_POOL_MAX connections; the queries past it wait, and /metrics counts them', async (t) => {
+  const { app, config } = await buildTestApp(t, { DB_POOL_MAX: '2', DEPENDENCY_TIMEOUT_MS: '5000' })
+  const admin = await connectDatabase(t, config.DB_NAME)
+  await admin.query('BEGIN')
+  await admin.query('LOCK TABLE acessos IN ACCESS EXCLUSIVE MODE')
+  const held = Array.from({ length: 5 }, () => app.inject('/db/test'))
+  const waiting = async () => sample((await app.inject('/metrics')).body, 'db_pool_waiting_requests')
+  await waitUntil(async () => await waiting() === 3, 2000, 'three queries waiting for a connection')
+  t.equal(sample((await app.inject('/metrics')).body, 'db_pool_connections'), 2)
+  await admin.query('ROLLBACK')
+  for (const response of await Promise.all(held)) t.equal(response.statusCode, 200)
+})
+
 t.test('/metrics reports Redis disconnected as 0', async (t) => {
   const { app } = await buildTestApp(t, { REDIS_PORT: String(await freePort()) })
   t.equal(sample((await app.inject('/metrics')).body, 'redis_connected'), 0)
