@@ -6,6 +6,7 @@ import postgresPool from './plugins/external/postgres.js'
 import redisConnection from './plugins/external/redis.js'
 import migrations from './plugins/external/migrations.js'
 import errors, { answerError, answerMalformedRequest } from './plugins/app/errors.js'
+import responseHeaders from './plugins/app/response-headers.js'
 import drain from './plugins/app/drain.js'
 import accesses from './plugins/app/accesses.js'
 import counters from './plugins/app/counters.js'
@@ -47,17 +48,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
 
   app.decorate('config', config)
 
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id)
-    reply.header('cache-control', 'no-store')
-    done()
-  })
-
   await app.register(postgresPool)
   await app.register(redisConnection)
   await app.register(migrations)
 
   await app.register(errors)
+  await app.register(responseHeaders)
   await app.register(drain)
   await app.register(accesses)
   await app.register(counters)

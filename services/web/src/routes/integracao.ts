@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { FastifyBaseLogger } from 'fastify'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { DependencyUnavailable } from '../plugins/app/errors.js'
 import { commonErrorResponses } from '../schemas/shared.js'
@@ -45,12 +46,13 @@ export const integracaoSchema = {
 }
 
 /**
- * The `erro` of a failed operation. Only a dependency failure is reported in the
- * body; anything else is a bug, left to the error handler's 500.
+ * The `erro` of a failed operation, its cause logged. Only a dependency failure
+ * is reported in the body; anything else is a bug, left to the error handler's 500.
  */
-function failureText (reason: unknown): string {
-  if (reason instanceof DependencyUnavailable) return reason.message
-  throw reason
+function reportFailure (reason: unknown, log: FastifyBaseLogger): string {
+  if (!(reason instanceof DependencyUnavailable)) throw reason
+  log.info({ err: reason.cause }, 'integration operation failed')
+  return reason.message
 }
 
 // Each operation runs and reports on its own, so this route catches per
@@ -65,14 +67,11 @@ const integracao: FastifyPluginAsyncTypebox = async (fastify) => {
     ])
     const databaseOperation = inserted.status === 'fulfilled'
       ? { servico: 'database' as const, acao: 'inserir' as const, status: 'sucesso' as const, acesso_id: inserted.value }
-      : { servico: 'database' as const, acao: 'inserir' as const, status: 'erro' as const, erro: failureText(inserted.reason) }
+      : { servico: 'database' as const, acao: 'inserir' as const, status: 'erro' as const, erro: reportFailure(inserted.reason, request.log) }
     const cacheOperation = incremented.status === 'fulfilled'
       ? { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'sucesso' as const, contador: incremented.value }
-      : { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'erro' as const, erro: failureText(incremented.reason) }
+      : { servico: 'cache' as const, acao: 'incrementar_contador' as const, status: 'erro' as const, erro: reportFailure(incremented.reason, request.log) }
 
-    for (const outcome of [inserted, incremented]) {
-      if (outcome.status === 'rejected') request.log.info({ err: (outcome.reason as Error).cause }, 'integration operation failed')
-    }
     const failed = inserted.status === 'rejected' || incremented.status === 'rejected'
     return await reply.code(failed ? 503 : 200).send({
       status: failed ? 'erro' : 'sucesso',

@@ -24,6 +24,8 @@ export interface RunningServer {
   child: ChildProcess
   /** Everything the process wrote to stdout and stderr so far. */
   output: () => string
+  /** Every complete JSON log line the process wrote so far, parsed. */
+  logs: () => Array<Record<string, unknown>>
   /** Resolves with the exit code once the process has ended. */
   exited: Promise<number | null>
 }
@@ -57,7 +59,8 @@ export async function startServer (t: Test, env: NodeJS.ProcessEnv, root = SERVI
     if (Date.now() > deadline) throw new Error(`server did not listen within 10 s:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  return { url: `http://127.0.0.1:${port}`, child, output: () => output, exited }
+  const logs = () => output.split('\n').filter((line) => line.startsWith('{') && line.endsWith('}')).map((line) => JSON.parse(line))
+  return { url: `http://127.0.0.1:${port}`, child, output: () => output, logs, exited }
 }
 
 /** A real HTTP exchange, read whole, in the shape `checkBody` checks. */

@@ -37,3 +37,10 @@ t.test('the response is marked not cacheable', async (t) => {
   const { app } = await buildTestApp(t)
   t.equal((await app.inject('/cache/test')).headers['cache-control'], 'no-store')
 })
+
+t.test('a counter Redis cannot increment answers the documented 503, and the cause goes to the log', async (t) => {
+  const { app, config, logs } = await buildTestApp(t)
+  await connectRedis(t, config.REDIS_DB).set('contador_acessos', 'not a number')
+  t.same(checkBody(t, await app.inject('/cache/test'), 503, cacheTestSchema), { status: 'erro', erro: 'Não foi possível conectar ao Redis' })
+  t.match(logs.find((line) => line.msg === 'Redis request failed'), { err: { message: /not an integer/ } })
+})

@@ -1,20 +1,9 @@
 import t from 'tap'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { statusSchema } from '../../src/routes/status.js'
-import { dbTestSchema } from '../../src/routes/db.js'
-import { cacheTestSchema } from '../../src/routes/cache.js'
-import { integracaoSchema } from '../../src/routes/integracao.js'
-import { liveSchema, readySchema } from '../../src/routes/health.js'
 import { buildTestApp } from '../helpers/app.js'
+import { endpoints, probes } from '../helpers/endpoints.js'
 
-const documented = {
-  '/': statusSchema,
-  '/db/test': dbTestSchema,
-  '/cache/test': cacheTestSchema,
-  '/integracao': integracaoSchema,
-  '/health/live': liveSchema,
-  '/health/ready': readySchema
-}
+const documented = Object.fromEntries([...endpoints, ...probes].map(({ url, schema }) => [url, schema]))
 
 // TypeBox marks schemas with symbol keys, which JSON drops; OpenAPI 3.0 has no
 // `const`, so @fastify/swagger writes the equivalent one-value `enum`.

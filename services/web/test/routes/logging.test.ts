@@ -1,13 +1,16 @@
 import t from 'tap'
-import { buildTestApp } from '../helpers/app.js'
+import { buildTestApp, level } from '../helpers/app.js'
 import { freePort } from '../helpers/server.js'
 
 t.test('a sane x-request-id is reused, echoed and on every line of the request', async (t) => {
-  const { app, logs } = await buildTestApp(t)
+  // PostgreSQL refuses connections, so the request writes two lines: its failure and its completion.
+  const { app, logs } = await buildTestApp(t, { DB_PORT: String(await freePort()) })
+  const before = logs.length
   const response = await app.inject({ url: '/db/test', headers: { 'x-request-id': 'edge-42.abc' } })
   t.equal(response.headers['x-request-id'], 'edge-42.abc')
-  const lines = logs.filter((line) => line.reqId === 'edge-42.abc')
-  t.ok(lines.some((line) => line.msg === 'request completed'))
+  const lines = logs.slice(before)
+  t.same(lines.map((line) => line.msg), ['PostgreSQL request failed', 'request completed'], 'the lines the request wrote')
+  t.same(lines.filter((line) => line.reqId !== 'edge-42.abc'), [], 'each of them carries the request id')
 })
 
 t.test('an unsafe x-request-id is replaced by a generated one', async (t) => {
@@ -23,7 +26,7 @@ t.test('the error behind a 503 is logged with the request id, never sent', async
   const response = await app.inject({ url: '/db/test', headers: { 'x-request-id': 'failing-1' } })
   t.same(response.json(), { status: 'erro', erro: 'Não foi possível conectar ao banco de dados' })
   const failure = logs.find((line) => line.reqId === 'failing-1' && line.err !== undefined)
-  t.match(failure, { level: 30, err: { type: 'Error', message: String } })
+  t.match(failure, { level: level.info, err: { type: 'Error', message: String } })
 })
 
 t.test('passwords and credentials never reach the log', async (t) => {
@@ -38,12 +41,12 @@ t.test('passwords and credentials never reach the log', async (t) => {
   t.notMatch(JSON.stringify(logs), password)
 })
 
-t.test('credentials handed to the logger by mistake are censored', async (t) => {
-  // Nothing logs headers or the settings today; this keeps the redaction paths
-  // honest for the day someone does.
-  const { app, logs } = await buildTestApp(t, { DB_PASSWORD_FILE: undefined, DB_PASSWORD: 'pa55-in-config' })
-  app.log.info({ req: { headers: { authorization: 'Bearer tok3n', cookie: 'session=c00kie' } }, config: app.config }, 'oops')
-  const line = JSON.stringify(logs.find((entry) => entry.msg === 'oops'))
-  for (const secret of ['tok3n', 'c00kie', 'pa55-in-config']) t.notMatch(line, secret, `${secret} is censored`)
-  t.match(line, /\[Redacted\]/)
+t.test('passwords in the settings handed to the logger by mistake are censored', async (t) => {
+  // Nothing logs the settings today; this keeps the redaction paths honest for
+  // the day someone does. (No header paths: nothing logs headers, which the
+  // test above proves by sending credentials in them.)
+  const { app, logs } = await buildTestApp(t, { DB_PASSWORD_FILE: undefined, DB_PASSWORD: 'pa55-db', REDIS_PASSWORD_FILE: undefined, REDIS_PASSWORD: 'pa55-redis' })
+  app.log.info({ config: app.config }, 'oops')
+  const line = logs.find((entry) => entry.msg === 'oops')
+  t.match(line, { config: { DB_PASSWORD: '[Redacted]', REDIS_PASSWORD: '[Redacted]', DB_USER: app.config.DB_USER } })
 })

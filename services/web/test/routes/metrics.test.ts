@@ -1,5 +1,8 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
+import { freePort } from '../helpers/server.js'
+import { connectDatabase } from '../helpers/services.js'
+import { waitUntil } from '../helpers/timing.js'
 
 function sample (text: string, series: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `))
@@ -19,15 +22,51 @@ t.test('/metrics counts requests per route and status, and their duration', asyn
   t.ok(sample(text, 'http_request_duration_seconds_sum{method="GET",route="/db/test",status_code="200"}')! > 0)
 })
 
-t.test('/metrics reports the pool, the Redis connection and the process', async (t) => {
-  const { app } = await buildTestApp(t)
-  await app.inject('/db/test')
+t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection and the process', async (t) => {
+  // Enough time for a query held on a lock, not the 800 ms default.
+  const { app, config } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '5000' })
+  await Promise.all(Array.from({ length: 4 }, () => app.inject('/db/test')))
+  // One pool connection held busy, so idle and total differ: an insert waiting on a table lock.
+  const admin = await connectDatabase(t, config.DB_NAME)
+  await admin.query('BEGIN')
+  await admin.query('LOCK TABLE acessos IN ACCESS EXCLUSIVE MODE')
+  const held = app.inject('/db/test')
+  // Not the locking client: inside its transaction pg_stat_activity is a snapshot that never moves.
+  const observer = await connectDatabase(t, config.DB_NAME)
+  const backends = async () => (await observer.query<{ state: string, count: number }>(
+    "SELECT state, count(*)::int AS count FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web' GROUP BY state", [config.DB_NAME]
+  )).rows
+  await waitUntil(async () => (await backends()).some(({ state }) => state === 'active'), 2000, 'an insert waiting on the lock')
+
   const text = (await app.inject('/metrics')).body
-  t.ok(sample(text, 'db_pool_connections')! >= 1, 'the pool holds a connection')
-  t.type(sample(text, 'db_pool_idle_connections'), 'number')
+  const byState = Object.fromEntries((await backends()).map(({ state, count }) => [state, count]))
+  t.equal(sample(text, 'db_pool_connections'), (byState.idle ?? 0) + (byState.active ?? 0), 'connections == the service\'s backends')
+  t.equal(sample(text, 'db_pool_idle_connections'), byState.idle, 'idle == the service\'s idle backends')
+  t.ok(byState.idle! >= 1, `${byState.idle} idle, ${byState.active} busy`)
   t.equal(sample(text, 'db_pool_waiting_requests'), 0)
   t.equal(sample(text, 'redis_connected'), 1)
   t.ok(sample(text, 'process_resident_memory_bytes')! > 0)
+
+  await admin.query('ROLLBACK')
+  t.equal((await held).statusCode, 200)
+})
+
+t.test('the pool never holds more than DB_POOL_MAX connections; the queries past it wait, and /metrics counts them', async (t) => {
+  const { app, config } = await buildTestApp(t, { DB_POOL_MAX: '2', DEPENDENCY_TIMEOUT_MS: '5000' })
+  const admin = await connectDatabase(t, config.DB_NAME)
+  await admin.query('BEGIN')
+  await admin.query('LOCK TABLE acessos IN ACCESS EXCLUSIVE MODE')
+  const held = Array.from({ length: 5 }, () => app.inject('/db/test'))
+  const waiting = async () => sample((await app.inject('/metrics')).body, 'db_pool_waiting_requests')
+  await waitUntil(async () => await waiting() === 3, 2000, 'three queries waiting for a connection')
+  t.equal(sample((await app.inject('/metrics')).body, 'db_pool_connections'), 2)
+  await admin.query('ROLLBACK')
+  for (const response of await Promise.all(held)) t.equal(response.statusCode, 200)
+})
+
+t.test('/metrics reports Redis disconnected as 0', async (t) => {
+  const { app } = await buildTestApp(t, { REDIS_PORT: String(await freePort()) })
+  t.equal(sample((await app.inject('/metrics')).body, 'redis_connected'), 0)
 })
 
 t.test('/metrics series move with traffic', async (t) => {

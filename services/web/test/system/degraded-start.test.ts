@@ -7,7 +7,7 @@ import { integracaoSchema } from '../../src/routes/integracao.js'
 import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { buildAppOn, checkBody, isolatedEnv } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
-import { fetchResponse as get, startServer, type RunningServer } from '../helpers/server.js'
+import { fetchResponse as get, startServer } from '../helpers/server.js'
 import { connectDatabase, services } from '../helpers/services.js'
 import { timed, waitUntil } from '../helpers/timing.js'
 import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
@@ -22,9 +22,6 @@ const LISTENS_WITHIN_MS = 8000
 const STATUS_WITHIN_MS = 1500
 // Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
 const WORKS_WITHIN_MS = 5000
-
-const logLines = (server: RunningServer): Array<Record<string, unknown>> =>
-  server.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
 
 const outages = [
   { name: 'stopped', start: async (proxy: Proxy) => await proxy.refuse() },
@@ -77,12 +74,12 @@ for (const outage of outages) {
     })
 
     await t.test('the migrations were applied once PostgreSQL was back', async (t) => {
-      const applied = logLines(server).filter((line) => line.msg === 'migration applied')
+      const applied = server.logs().filter((line) => line.msg === 'migration applied')
       t.same(applied.map((line) => line.version), [1, 2])
     })
 
     await t.test('logged one warning per dependency while retrying, and one info when each came back', async (t) => {
-      const lines = logLines(server)
+      const lines = server.logs()
       for (const name of ['PostgreSQL', 'Redis']) {
         t.equal(lines.filter((line) => line.msg === `${name} is unavailable`).length, 1, `${name}: one warning`)
         t.equal(lines.filter((line) => line.msg === `${name} is available`).length, 1, `${name}: one info`)

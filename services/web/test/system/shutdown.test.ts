@@ -3,14 +3,13 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
-import { statusSchema } from '../../src/routes/status.js'
 import { readySchema } from '../../src/routes/health.js'
 import { dbTestSchema } from '../../src/routes/db.js'
-import { integracaoSchema } from '../../src/routes/integracao.js'
 import { buildTestApp, checkBody, isolatedEnv, type Response } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { fetchResponse, startServer, type RunningServer } from '../helpers/server.js'
 import { webStopGracePeriodMs } from '../helpers/compose.js'
+import { endpoints } from '../helpers/endpoints.js'
 import { rawRequest } from '../helpers/raw-http.js'
 import { connectRedis, services, withMaintenanceClient } from '../helpers/services.js'
 import { timed, waitUntil } from '../helpers/timing.js'
@@ -25,11 +24,8 @@ const STOP_GRACE_PERIOD_MS = await webStopGracePeriodMs()
 // dependency timeout keeps them waiting instead of failing after 800 ms.
 const HELD_MS = '30000'
 
-const routes = [
-  { url: '/db/test', schema: dbTestSchema },
-  { url: '/integracao', schema: integracaoSchema },
-  { url: '/', schema: statusSchema }
-] as const
+// The contract's endpoints that wait on PostgreSQL, so freezing it holds them in flight.
+const routes = endpoints.filter(({ url }) => url !== '/cache/test')
 
 interface Outcome {
   route: typeof routes[number]

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../src/config.js'
+import { ConfigError, ConfigSchema, loadConfig } from '../../src/config.js'
 
 t.test('defaults to the compose stack\'s hosts and the older service\'s names', async (t) => {
   t.match(loadConfig({}), {
@@ -15,6 +15,10 @@ t.test('defaults to the compose stack\'s hosts and the older service\'s names', 
     REDIS_PORT: 6379,
     REDIS_DB: 0,
     REDIS_PASSWORD: undefined,
+    DB_POOL_MAX: 10,
+    DEPENDENCY_TIMEOUT_MS: 800,
+    SHUTDOWN_DELAY_MS: 0,
+    SHUTDOWN_TIMEOUT_MS: 10000,
     LOG_LEVEL: 'info'
   })
 })
@@ -55,4 +59,16 @@ t.test('rejects a password given both directly and as a file', async (t) => {
   t.throws(() => loadConfig({ REDIS_PASSWORD: 'a', REDIS_PASSWORD_FILE: '/run/secrets/redis_password' }), new ConfigError(
     'invalid configuration: set REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both'
   ))
+})
+
+t.test('SHUTDOWN_DELAY_MS defaults to 0 and takes any whole number of milliseconds from 0', async (t) => {
+  t.equal(loadConfig({}).SHUTDOWN_DELAY_MS, 0)
+  t.equal(loadConfig({ SHUTDOWN_DELAY_MS: '5000' }).SHUTDOWN_DELAY_MS, 5000)
+  t.throws(() => loadConfig({ SHUTDOWN_DELAY_MS: '-1' }), { name: 'ConfigError', message: /SHUTDOWN_DELAY_MS must be >= 0/ })
+})
+
+t.test('every setting says what it means', async (t) => {
+  for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
+    t.match(schema.description, /^\S.{9,}$/, `${name} has a description`)
+  }
 })
