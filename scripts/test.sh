@@ -11,7 +11,6 @@ cd "$top/services/web"
 [ -d node_modules ] || npm ci
 npm run lint
 npm run typecheck
-npm run build
 npx dclint "$top/compose.yaml" "$top/compose.test.yaml"
 
 missing=$(compose_missing)
