@@ -8,8 +8,8 @@ import { cpuMs } from './proc.mjs'
 const REPORT_SCRIPT = new URL('wrk-report.lua', import.meta.url).pathname
 
 /**
- * `connections` keep-alive connections load `url` for `seconds`. Returns 2xx
- * answers per second, p50/p99 latency in ms (of every answer: a run with errors
+ * `connections` keep-alive connections load `url` for `seconds`. Returns the
+ * answers counted, 2xx answers per second, p50/p99 latency in ms (of every answer: a run with errors
  * says so in `errors`), errors (non-2xx/3xx answers, socket errors, timeouts)
  * and the CPU the server `pid` spent per answer.
  */
@@ -33,6 +33,7 @@ export async function load (url, { seconds, connections, pid }) {
   const r = JSON.parse(line[1])
   const elapsed = r.durationUs / 1e6
   return {
+    requests: r.requests,
     rps: (r.requests - r.status) / elapsed,
     p50: r.p50Us / 1000,
     p99: r.p99Us / 1000,
