@@ -3,11 +3,13 @@
 // under named functions, in % and, given the number of requests served while
 // profiling, in µs per request.
 //
-//   node bench/profile.mjs [--skip-ms 3000] [--requests N] [--top 25] [--inclusive fnA,fnB] [--callers fn] file.cpuprofile...
+//   node bench/profile.mjs [--skip-ms 3000] [--requests N] [--top 25] [--inclusive fnA,fnB] [--callers fn] [--under fn] file.cpuprofile...
 //
-// --skip-ms leaves out the first milliseconds of each profile (start-up and warm-up),
+// --inclusive takes function names or file:line of the function's start (for
+// anonymous callbacks, e.g. metrics.js:28). --skip-ms leaves out the first milliseconds of each profile (start-up and warm-up),
 // so what remains is the steady state under load. --callers shows, for a
-// function's self time, the chain of its --depth nearest callers (who writes?).
+// function's self time, the chain of its --depth nearest callers (who writes?);
+// --under keeps only the samples taken inside a function (what does it spend on?).
 //
 // See ../docs/performance.md for how the profiles are taken.
 import { readFileSync } from 'node:fs'
@@ -21,11 +23,12 @@ const { values: options, positionals: files } = parseArgs({
     top: { type: 'string', default: '25' },
     inclusive: { type: 'string', default: '' },
     callers: { type: 'string' },
+    under: { type: 'string' },
     depth: { type: 'string', default: '3' }
   }
 })
 if (files.length === 0) {
-  process.stderr.write('usage: node bench/profile.mjs [--skip-ms 3000] [--requests N] [--top 25] [--inclusive fnA,fnB] [--callers fn] file.cpuprofile...\n')
+  process.stderr.write('usage: node bench/profile.mjs [--skip-ms 3000] [--requests N] [--top 25] [--inclusive fnA,fnB] [--callers fn] [--under fn] file.cpuprofile...\n')
   process.exit(2)
 }
 const requests = options.requests === undefined ? undefined : Number(options.requests)
@@ -34,7 +37,9 @@ const skipUs = Number(options['skip-ms']) * 1000
 
 /** Where a frame's code lives: an npm package, a Node built-in, the service, or V8 itself. */
 function packageOf ({ url, functionName }) {
-  if (url === '') return functionName.startsWith('(') ? functionName : '(native)'
+  // No URL: V8's own buckets, C++ bindings (writev), or code compiled at run
+  // time with new Function (fast-json-stringify serializers, ajv validators).
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native or generated)'
   const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (inModules) return inModules[1]
   if (url.startsWith('node:')) return 'node:' + url.slice(5).split('/')[0]
@@ -61,6 +66,11 @@ for (const file of files) {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
   const parent = new Map()
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const matches = (frame, name) => frame.functionName === name || `${frame.url.split('/').pop()}:${frame.lineNumber + 1}` === name
+  const hasAncestor = (id, name) => {
+    for (; id !== undefined; id = parent.get(id)) if (matches(nodes.get(id).callFrame, name)) return true
+    return false
+  }
   // timeDeltas[i] is the time before sample i; the time a sample stands for is the next delta.
   let elapsedUs = 0
   for (let i = 0; i < profile.samples.length; i++) {
@@ -69,6 +79,7 @@ for (const file of files) {
     if (elapsedUs < skipUs) continue
     const node = nodes.get(profile.samples[i])
     if (node.callFrame.functionName === '(idle)') { idleUs += us; continue }
+    if (options.under !== undefined && !hasAncestor(node.id, options.under)) continue
     totalUs += us
     add(byPackage, packageOf(node.callFrame), us)
     add(byFunction, frameName(node.callFrame), us)
@@ -81,8 +92,10 @@ for (const file of files) {
       // Count each named function once per sample, however deep the recursion.
       const seen = new Set()
       for (let id = node.id; id !== undefined; id = parent.get(id)) {
-        const name = nodes.get(id).callFrame.functionName
-        if (inclusive.has(name) && !seen.has(name)) { seen.add(name); add(inclusive, name, us) }
+        const frame = nodes.get(id).callFrame
+        for (const name of inclusive.keys()) {
+          if (!seen.has(name) && matches(frame, name)) { seen.add(name); add(inclusive, name, us) }
+        }
       }
     }
   }
