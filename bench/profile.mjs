@@ -3,13 +3,15 @@
 // under named functions, in % and, given the number of requests served while
 // profiling, in µs per request.
 //
-//   node bench/profile.mjs [--skip-ms 3000] [--requests N] [--top 25] [--inclusive fnA,fnB] [--callers fn] [--under fn] file.cpuprofile...
+//   node bench/profile.mjs [--skip-ms 3000] [--requests N] [--top 25]
+//     [--inclusive fnA,fnB] [--callers fn [--depth 3]] [--under fn] file.cpuprofile...
 //
-// --inclusive takes function names or file:line of the function's start (for
-// anonymous callbacks, e.g. metrics.js:28). --skip-ms leaves out the first milliseconds of each profile (start-up and warm-up),
-// so what remains is the steady state under load. --callers shows, for a
-// function's self time, the chain of its --depth nearest callers (who writes?);
-// --under keeps only the samples taken inside a function (what does it spend on?).
+// --skip-ms leaves out the first milliseconds of each profile (start-up), so
+// what remains is the steady state under load. --inclusive takes function
+// names, or file:line of a function's start for anonymous callbacks (e.g.
+// metrics.js:28, as compiled in dist/). --callers shows, for a function's self
+// time, the chain of its --depth nearest callers (who writes?); --under keeps
+// only the samples taken inside one function (what does it spend on?).
 //
 // See ../docs/performance.md for how the profiles are taken.
 import { readFileSync } from 'node:fs'
