@@ -1,0 +1,87 @@
+// The Markdown report: machine, throughput and latency tables, growth, resources.
+import { spawnSync } from 'node:child_process'
+import os from 'node:os'
+import { withPg, withRedis } from './databases.mjs'
+import { loadAverage } from './proc.mjs'
+import { settings, TARGETS } from './settings.mjs'
+
+export async function machineInfo () {
+  const cpus = os.cpus()
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    // Anything else running skews every number: say how busy the machine was.
+    loadAtStart: loadAverage(),
+    node: process.version, // the servers run on this same binary (process.execPath)
+    // `wrk --version` prints its version then the usage, and exits 1.
+    wrk: spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split(' [')[0],
+    kernel: os.release(),
+    postgres: await withPg('postgres', async (client) => (await client.query('SHOW server_version')).rows[0].server_version),
+    redis: /redis_version:(\S+)/.exec(await withRedis(0, (client) => client.info('server')))[1]
+  }
+}
+
+function percentile (sorted, q) {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+}
+
+const ms = (value) => value.toFixed(2)
+const int = (value) => Math.round(value).toLocaleString('en-US')
+const verdict = (ok) => (ok ? 'ok' : '**over target**')
+
+function table (headers, rows) {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map((h, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`)
+  ].join('\n')
+}
+
+function throughputTable (rows) {
+  return table(['endpoint', 'server', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'ratio', 'server CPU/req (µs)', 'load (1 min)'],
+    rows.flatMap(({ endpoint, service, minimal, ratio, load }) => [
+      [`GET ${endpoint}`, 'service', int(service.rps), ms(service.p50), ms(service.p99), service.errors, `**${ratio.toFixed(2)}**${ratio < TARGETS.throughputRatio ? ' (low)' : ''}`, int(service.cpuPerRequestUs), load.toFixed(2)],
+      [`GET ${endpoint}`, 'minimal', int(minimal.rps), ms(minimal.p50), ms(minimal.p99), minimal.errors, '', int(minimal.cpuPerRequestUs), '']
+    ]))
+}
+
+export function report ({ machine, throughput, growth, rss, firstStartMs, startupTimes }) {
+  const startupMedian = percentile([...startupTimes].sort((a, b) => a - b), 0.5)
+  const lines = [
+    '## Machine',
+    '',
+    `- CPU: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(0)} GiB RAM, Linux ${machine.kernel}`,
+    `- Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}, ${machine.wrk}`,
+    `- load average (1 min) before the run: ${machine.loadAtStart.toFixed(2)}${machine.loadAtStart > 0.5 ? ' — something else was running, numbers are skewed' : ''}; ` +
+      `beside each row: the highest 1-min load seen after its rounds (the bench's own server, wrk, PostgreSQL and Redis account for about 2 of it)`,
+    `- wrk, 1 thread: ${settings.warmup} s warm-up per endpoint and server, then ${settings.rounds} interleaved rounds of ${settings.duration} s per server ` +
+      `at ${settings.connections} connections and again at 1; median round shown; wrk, servers, PostgreSQL and Redis share these cores`,
+    '',
+    `## Throughput at ${settings.connections} connections (ratio = service req/s / minimal req/s, target ≥ ${TARGETS.throughputRatio})`,
+    '',
+    throughputTable(throughput.many),
+    '',
+    '## Latency at 1 connection (one request at a time: the latency of an idle server)',
+    '',
+    throughputTable(throughput.one)
+  ]
+  if (growth !== undefined) {
+    lines.push('', `## Growth: GET /db/test p99 on the service, ${settings.connections} connections (target ratio ≤ ${TARGETS.growthRatio})`, '',
+      table(['acessos rows', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors'], [
+        ['0 (empty)', int(growth.empty.rps), ms(growth.empty.p50), ms(growth.empty.p99), growth.empty.errors],
+        [int(settings.growthRows), int(growth.full.rps), ms(growth.full.p50), ms(growth.full.p99), growth.full.errors]
+      ]), '',
+      `p99 ratio ${int(settings.growthRows)} rows / empty: **${growth.ratio.toFixed(2)}** — ${verdict(growth.ratio <= TARGETS.growthRatio)}; ` +
+        `counter equals count(*) afterwards: ${growth.counterExact ? 'yes' : '**no**'}`)
+  }
+  lines.push('', '## Resources', '',
+    table(['measure', 'service', 'minimal', 'ratio', 'target', 'result'], [
+      ['peak RSS after load (VmHWM, MiB)', rss.service.toFixed(1), rss.minimal.toFixed(1), (rss.service / rss.minimal).toFixed(2), `≤ ${TARGETS.rssRatio}`, verdict(rss.service / rss.minimal <= TARGETS.rssRatio)],
+      [`start-up to first 200 on GET / (ms, median of ${startupTimes.length})`, int(startupMedian), '', '', `≤ ${TARGETS.startupMs}`, verdict(startupMedian <= TARGETS.startupMs)]
+    ]), '',
+    `Start-up runs (ms): ${startupTimes.map(int).join(', ')}; the very first start, which also applied the migrations to an empty database: ${int(firstStartMs)} ms.`,
+    '', `Load average (1 min) at the end: ${loadAverage().toFixed(2)}.`)
+  return lines.join('\n')
+}
