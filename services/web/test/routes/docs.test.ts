@@ -8,9 +8,17 @@ const documented = Object.fromEntries([...endpoints, ...probes].map(({ url, sche
 // TypeBox marks schemas with symbol keys, which JSON drops; OpenAPI 3.0 has no
 // `const`, so @fastify/swagger writes the equivalent one-value `enum`.
 const asOpenApi = (schema: unknown) => JSON.parse(JSON.stringify(schema), (_key, value) => {
-  if (value === null || typeof value !== 'object' || !('const' in value)) return value
-  const { const: only, ...rest } = value
-  return { ...rest, enum: [only] }
+  if (value === null || typeof value !== 'object') return value
+  if ('const' in value) {
+    const { const: only, ...rest } = value
+    return { ...rest, enum: [only] }
+  }
+  // Nor `examples`: @fastify/swagger writes 3.0's single `example`.
+  if ('examples' in value) {
+    const { examples: [first], ...rest } = value
+    return { ...rest, example: first }
+  }
+  return value
 })
 
 t.test('/openapi.json is a valid OpenAPI 3 document', async (t) => {
