@@ -29,13 +29,14 @@ export interface BuildOptions {
  * Each plugin names what it needs, so a wrong order fails here, at boot.
  */
 export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const requestLog = new RequestLog()
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     genReqId: requestId,
     requestIdHeader: false,
     // Fastify would otherwise answer HEAD with the GET handler, which writes.
     exposeHeadRoutes: false,
-    logController: new RequestLog(),
+    logController: requestLog,
     clientErrorHandler: answerMalformedRequest,
     // A URL the router cannot decode (`/%`) fails before any route exists.
     frameworkErrors: answerError,
@@ -57,7 +58,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(drain)
   await app.register(accesses)
   await app.register(counters)
-  await app.register(metrics)
+  await app.register(metrics, { requestLog })
   await app.register(docs)
 
   await app.register(health)

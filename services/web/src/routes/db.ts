@@ -18,14 +18,13 @@ const db: FastifyPluginAsyncTypebox = async (fastify) => {
   const { accesses } = fastify
 
   fastify.get('/db/test', { schema: dbTestSchema }, async () => {
-    const acessoId = await accesses.record('/db/test')
-    // Counted after the insert committed, so that after any burst the next
-    // call's total is exactly the highest total returned so far plus one.
-    const totalAcessos = await accesses.count()
+    // The total is read after the insert committed, so that after any burst the
+    // next call's total is exactly the highest total returned so far plus one.
+    const { id, total } = await accesses.recordAndCount('/db/test')
     return {
       status: 'sucesso' as const,
-      acesso_id: acessoId,
-      total_acessos: totalAcessos,
+      acesso_id: id,
+      total_acessos: total,
       mensagem: 'Dados inseridos e consultados com sucesso' as const
     }
   })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { freePort } from '../helpers/server.js'
-import { connectDatabase } from '../helpers/services.js'
+import { startProxy } from '../helpers/proxy.js'
+import { connectDatabase, services } from '../helpers/services.js'
 import { waitUntil } from '../helpers/timing.js'
 
 function sample (text: string, series: string): number | undefined {
@@ -25,7 +26,8 @@ t.test('/metrics counts requests per route and status, and their duration', asyn
 t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection and the process', async (t) => {
   // Enough time for a query held on a lock, not the 800 ms default.
   const { app, config } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '5000' })
-  await Promise.all(Array.from({ length: 4 }, () => app.inject('/db/test')))
+  // Concurrent pings, each on a connection of its own (concurrent inserts would share one: group commit).
+  await Promise.all(Array.from({ length: 4 }, () => app.inject('/')))
   // One pool connection held busy, so idle and total differ: an insert waiting on a table lock.
   const admin = await connectDatabase(t, config.DB_NAME)
   await admin.query('BEGIN')
@@ -52,16 +54,17 @@ t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection an
 })
 
 t.test('the pool never holds more than DB_POOL_MAX connections; the queries past it wait, and /metrics counts them', async (t) => {
-  const { app, config } = await buildTestApp(t, { DB_POOL_MAX: '2', DEPENDENCY_TIMEOUT_MS: '5000' })
-  const admin = await connectDatabase(t, config.DB_NAME)
-  await admin.query('BEGIN')
-  await admin.query('LOCK TABLE acessos IN ACCESS EXCLUSIVE MODE')
-  const held = Array.from({ length: 5 }, () => app.inject('/db/test'))
+  const proxy = await startProxy(t, services.db)
+  const { app } = await buildTestApp(t, { DB_PORT: String(proxy.port), DB_POOL_MAX: '2', DEPENDENCY_TIMEOUT_MS: '5000' })
+  // Five pings of / held by a frozen PostgreSQL (inserts would not do: group
+  // commit sends a burst of them as one statement on one connection).
+  proxy.freeze()
+  const held = Array.from({ length: 5 }, () => app.inject('/'))
   const waiting = async () => sample((await app.inject('/metrics')).body, 'db_pool_waiting_requests')
   await waitUntil(async () => await waiting() === 3, 2000, 'three queries waiting for a connection')
   t.equal(sample((await app.inject('/metrics')).body, 'db_pool_connections'), 2)
-  await admin.query('ROLLBACK')
-  for (const response of await Promise.all(held)) t.equal(response.statusCode, 200)
+  await proxy.restore()
+  for (const response of await Promise.all(held)) t.match(JSON.parse(response.body), { servicos: { database: { status: 'conectado' } } })
 })
 
 t.test('/metrics reports Redis disconnected as 0', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { loadConfig } from '../../src/config.js'
+import { RequestLog } from '../../src/logging.js'
 import errors from '../../src/plugins/app/errors.js'
 import accesses from '../../src/plugins/app/accesses.js'
 import counters from '../../src/plugins/app/counters.js'
@@ -37,7 +38,8 @@ const needs: Array<[string, FastifyPluginAsync, string]> = [
   ['the health routes', health, "The dependency 'errors' of plugin 'route-health' is not registered"],
   ['the accesses repository', accesses, "The dependency 'errors' of plugin 'accesses' is not registered"],
   ['the counters repository', counters, "The dependency 'errors' of plugin 'counters' is not registered"],
-  ['the metrics', metrics, "The dependency 'errors' of plugin 'metrics' is not registered"],
+  // Given the request log it feeds, as app.ts does.
+  ['the metrics', async (app) => { await app.register(metrics, { requestLog: new RequestLog() }) }, "The dependency 'errors' of plugin 'metrics' is not registered"],
   ['the docs', docs, "The dependency 'errors' of plugin 'docs' is not registered"],
   ['the migrations', migrations, "The dependency 'postgres-pool' of plugin 'migrations' is not registered"]
 ]

@@ -1,13 +1,17 @@
 import fp from 'fastify-plugin'
 import type pg from 'pg'
 import { DependencyUnavailable } from './errors.js'
+import { GroupCommit, type Counted, type InsertedRow } from './group-commit.js'
 
 /** The `acessos` table: the only place its SQL is written. */
 export interface Accesses {
-  /** Inserts one row for `endpoint`, stamped now in UTC, and returns its id. */
-  record: (endpoint: '/db/test' | '/integracao') => Promise<number>
-  /** The exact number of rows in `acessos`, read from the trigger-kept counter. */
-  count: () => Promise<number>
+  /** Inserts one row for `/integracao`, stamped now in UTC; its id once committed. */
+  record: (endpoint: '/integracao') => Promise<number>
+  /**
+   * Inserts one row for `/db/test`; its id and the exact number of rows in
+   * `acessos` (the trigger-kept counter) read after that insert committed.
+   */
+  recordAndCount: (endpoint: '/db/test') => Promise<Counted>
 }
 
 declare module 'fastify' {
@@ -17,7 +21,7 @@ declare module 'fastify' {
 }
 
 export default fp(async function accesses (fastify) {
-  const { postgresPool, migrations } = fastify
+  const { postgresPool, migrations, config } = fastify
 
   /** Runs a query once the schema exists; any failure is the database being unavailable. */
   async function query<R extends pg.QueryResultRow> (query: pg.QueryConfig): Promise<R[]> {
@@ -29,21 +33,25 @@ export default fp(async function accesses (fastify) {
     }
   }
 
-  fastify.decorate<Accesses>('accesses', {
-    async record (endpoint) {
-      const [row] = await query<{ id: number }>({
-        name: 'record-access',
-        text: 'INSERT INTO acessos (endpoint) VALUES ($1) RETURNING id',
-        values: [endpoint]
-      })
-      return row!.id
-    },
-    async count () {
+  const groups = new GroupCommit(
+    async (endpoints) => await query<InsertedRow>({
+      name: 'record-accesses',
+      text: 'INSERT INTO acessos (endpoint) SELECT unnest($1::text[]) RETURNING id, endpoint',
+      values: [endpoints]
+    }),
+    async () => {
       const [row] = await query<{ total: string }>({
         name: 'count-accesses',
         text: 'SELECT sum(total)::bigint AS total FROM acessos_contagem'
       })
       return Number(row!.total)
-    }
+    },
+    // Half the pool at most: the other half stays free for the pings of / and the health checks.
+    Math.max(1, Math.floor(config.DB_POOL_MAX / 2))
+  )
+
+  fastify.decorate<Accesses>('accesses', {
+    record: async (endpoint) => await groups.add(endpoint),
+    recordAndCount: async (endpoint) => await groups.addCounted(endpoint)
   })
-}, { name: 'accesses', dependencies: ['errors', 'postgres-pool', 'migrations'] })
+}, { name: 'accesses', dependencies: ['errors', 'postgres-pool', 'migrations'], decorators: { fastify: ['config'] } })

@@ -1,9 +1,11 @@
 import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { FastifyInstance } from 'fastify'
+import type { RequestLog } from '../../logging.js'
 
 // Prometheus text format at /metrics. A registry per instance, not prom-client's
 // global one, so several apps in one process (the tests) never collide.
-export default fp(async function metrics (fastify) {
+export default fp(async function metrics (fastify: FastifyInstance, { requestLog }: { requestLog: RequestLog }) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
@@ -27,15 +29,19 @@ export default fp(async function metrics (fastify) {
   gauge('db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection', () => postgresPool.stats().waiting)
   gauge('redis_connected', '1 while the Redis connection is ready, 0 otherwise', () => redisConnection.stats().connected ? 1 : 0)
 
-  fastify.addHook('onResponse', (request, reply, done) => {
-    requestDuration.observe({
-      method: request.method,
-      // The route pattern, never the raw URL: junk URLs must not create series.
-      route: request.routeOptions.url ?? 'unmatched',
-      status_code: reply.statusCode
-    }, reply.elapsedTime / 1000)
-    done()
-  })
+  // One labelled child per (method, route, status), found by a string key:
+  // observe() with a labels object hashes and sorts the labels on every call.
+  const series = new Map<string, ReturnType<typeof requestDuration.labels>>()
+  // The route pattern, never the raw URL: junk URLs must not create series.
+  requestLog.observe = (method, route = 'unmatched', statusCode, seconds) => {
+    const key = `${method} ${route} ${statusCode}`
+    let child = series.get(key)
+    if (child === undefined) {
+      child = requestDuration.labels(method, route, String(statusCode))
+      series.set(key, child)
+    }
+    child.observe(seconds)
+  }
 
   fastify.get('/metrics', { schema: { hide: true }, exposeHeadRoute: true }, async (_request, reply) => {
     return await reply.type(registry.contentType).send(await registry.metrics())
