@@ -21,14 +21,18 @@ export class Availability {
     this.#up = false
   }
 
-  /** Awaits a call to the dependency, recording whether it answered. */
-  async track<T> (call: Promise<T>): Promise<T> {
+  /**
+   * Awaits a call to the dependency, recording whether it answered. A failure
+   * marks it down only when `failureShowsOutage` says the failure itself tells
+   * why (a driver may have an event of its own that tells it better).
+   */
+  async track<T> (call: Promise<T>, failureShowsOutage = () => true): Promise<T> {
     try {
       const result = await call
       this.markUp()
       return result
     } catch (err) {
-      this.markDown(err)
+      if (failureShowsOutage()) this.markDown(err)
       throw err
     }
   }

@@ -53,16 +53,8 @@ export default fp(async function redisConnection (fastify) {
   // isn't writeable" or "Connection is closed."; the connection's own error event
   // names the cause (connect ECONNREFUSED, getaddrinfo ENOTFOUND cache), so only a
   // failure on a usable connection (a timeout, say) reports the outage itself.
-  async function run<T> (command: Promise<T>): Promise<T> {
-    try {
-      const result = await command
-      availability.markUp()
-      return result
-    } catch (err) {
-      if (client.status === 'ready' && client.stream.writable) availability.markDown(err)
-      throw err
-    }
-  }
+  const connectionUsable = () => client.status === 'ready' && client.stream.writable
+  const run = async <T>(command: Promise<T>): Promise<T> => await availability.track(command, connectionUsable)
 
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
