@@ -214,8 +214,7 @@ async function checkStack (stack: Stack): Promise<void> {
     await Promise.all(load)
     t.comment(`stop took ${Math.round(stop.ms)} ms; outcomes: ${JSON.stringify(outcomes)}`)
     t.equal((await stack.inspect('web')).State.ExitCode, 0, 'web exited 0')
-    // Every answer during the drain asks its client to close, so keep-alive
-    // clients cannot pin the process until compose's SIGKILL draws near.
+    // Keep-alive clients must not pin the process until compose's SIGKILL draws near.
     t.ok(stop.ms < await webStopGracePeriodMs() / 2, `stopped in ${Math.round(stop.ms)} ms, under half of stop_grace_period`)
     t.same(Object.keys(outcomes).filter((kind) => kind.startsWith('HTTP') && kind !== 'HTTP 200'), [], 'no error answer: the pool outlives the requests')
     t.ok(answered.length > 50, `${answered.length} requests answered 200 during the load`)
