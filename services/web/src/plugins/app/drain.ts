@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
-import type { FastifyReply } from 'fastify'
 
 export interface Drain {
   /** True from the first shutdown signal on: readiness fails with `encerrando`. */
@@ -26,21 +25,19 @@ declare module 'fastify' {
  * no keep-alive connection stays pinned to a process about to go. Node's close()
  * ends only the idle keep-alive connections; one whose request is in flight would
  * stay open after its answer, holding the exit, without this header.
+ *
+ * The header is added in onSend, just before an answer's headers go out, so a
+ * request already in flight when the drain begins gets it too, with no record of
+ * the requests in flight (a listener per request cost more than this hook:
+ * docs/performance.md).
  */
 export default fp(async function drain (fastify) {
   const delayMs = fastify.config.SHUTDOWN_DELAY_MS
-  const inFlight = new Set<FastifyReply>()
   let active = false
 
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    if (active) {
-      reply.header('connection', 'close')
-    } else {
-      inFlight.add(reply)
-      // 'close' comes whether the answer went out or the client went away.
-      reply.raw.once('close', () => inFlight.delete(reply))
-    }
-    done()
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (active) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   fastify.decorate<Drain>('drain', {
@@ -49,8 +46,6 @@ export default fp(async function drain (fastify) {
     },
     async begin () {
       active = true
-      for (const reply of inFlight) if (!reply.raw.headersSent) reply.header('connection', 'close')
-      inFlight.clear()
       await sleep(delayMs)
     }
   })
