@@ -2,7 +2,6 @@ import fp from 'fastify-plugin'
 import fastifyPostgres from '@fastify/postgres'
 import pg from 'pg'
 import { Availability } from '../../availability.js'
-import { withDeadline } from '../../time.js'
 
 export interface PostgresPool {
   /** One query on a pooled connection; its success or failure is recorded for the outage log. */
@@ -13,7 +12,10 @@ export interface PostgresPool {
    * migration lock). Recorded like `query`.
    */
   session: <T>(applicationName: string, work: (client: pg.Client) => Promise<T>) => Promise<T>
-  /** A live `SELECT 1`, bounded by the dependency timeout. */
+  /**
+   * A live `SELECT 1`, bounded by the pool's own timeouts: connectionTimeoutMillis
+   * for a connection (a free one or a new one), query_timeout for the answer.
+   */
   ping: () => Promise<void>
   /** The pool's connections right now, for /metrics. */
   stats: () => { connections: number, idle: number, waiting: number }
@@ -76,7 +78,7 @@ export default fp(async function postgresPool (fastify) {
     },
     session,
     async ping () {
-      await availability.track(withDeadline(pool.query('SELECT 1'), timeout, 'PostgreSQL'))
+      await availability.track(pool.query('SELECT 1'))
     },
     stats: () => ({ connections: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     address: { host: config.DB_HOST, port: String(config.DB_PORT) }
