@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import sonicBoom from 'sonic-boom'
 import type { Config } from './config.js'
 
 /**
@@ -15,7 +16,46 @@ export function loggerOptions (config: Config, stream?: NodeJS.WritableStream): 
   return {
     level: config.LOG_LEVEL,
     redact: ['config.DB_PASSWORD', 'config.REDIS_PASSWORD'],
-    ...(stream === undefined ? {} : { stream })
+    stream: stream ?? new TurnBatchedOutput(process.stdout.fd)
+  }
+}
+
+/**
+ * Where log lines go (stdout in the service): written once per event-loop turn.
+ * The lines logged while a turn runs (under load, the lines of every request
+ * answered in it) leave in one write(2) once the turn's I/O callbacks have run:
+ * setImmediate, not a timer, so a lone line is written at once. pino's default
+ * stdout hands each write to libuv's thread pool, a round trip to another thread
+ * per write; a synchronous write per line is a system call per request
+ * (docs/performance.md). sonic-boom does the writing, as in pino's sync mode:
+ * all of it, waiting while a pipe is full.
+ */
+export class TurnBatchedOutput {
+  readonly #out: InstanceType<typeof sonicBoom.SonicBoom>
+  #pending = ''
+
+  constructor (fd: number) {
+    this.#out = new sonicBoom.SonicBoom({ fd, sync: true })
+    // A reader that went away (EPIPE) must not bring the service down; pino's
+    // own stdout ignores it the same way.
+    this.#out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+    })
+    // process.exit() (close-with-grace calls it once shut down) skips the
+    // pending setImmediate: the last lines would be lost.
+    process.once('exit', this.#flush)
+  }
+
+  write (line: string): void {
+    if (this.#pending === '') setImmediate(this.#flush)
+    this.#pending += line
+  }
+
+  readonly #flush = (): void => {
+    if (this.#pending === '') return
+    const lines = this.#pending
+    this.#pending = ''
+    this.#out.write(lines)
   }
 }
 
