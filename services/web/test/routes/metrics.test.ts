@@ -26,8 +26,9 @@ t.test('/metrics counts requests per route and status, and their duration', asyn
 t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection and the process', async (t) => {
   // Enough time for a query held on a lock, not the 800 ms default.
   const { app, config } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '5000' })
-  // Concurrent pings, each on a connection of its own (concurrent inserts would share one: group commit).
-  await Promise.all(Array.from({ length: 4 }, () => app.inject('/')))
+  // Four queries at once, each on a connection of its own (requests would not do:
+  // the pings of a turn share one query, a burst of inserts is one group).
+  await Promise.all(Array.from({ length: 4 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
   // One pool connection held busy, so idle and total differ: an insert waiting on a table lock.
   const admin = await connectDatabase(t, config.DB_NAME)
   await admin.query('BEGIN')
@@ -56,15 +57,15 @@ t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection an
 t.test('the pool never holds more than DB_POOL_MAX connections; the queries past it wait, and /metrics counts them', async (t) => {
   const proxy = await startProxy(t, services.db)
   const { app } = await buildTestApp(t, { DB_PORT: String(proxy.port), DB_POOL_MAX: '2', DEPENDENCY_TIMEOUT_MS: '5000' })
-  // Five pings of / held by a frozen PostgreSQL (inserts would not do: group
-  // commit sends a burst of them as one statement on one connection).
+  // Five queries held by a frozen PostgreSQL (requests would not do: the pings of
+  // a turn share one query, a burst of inserts is one group).
   proxy.freeze()
-  const held = Array.from({ length: 5 }, () => app.inject('/'))
+  const held = Array.from({ length: 5 }, async () => await app.postgresPool.query<{ one: number }>({ text: 'SELECT 1 AS one' }))
   const waiting = async () => sample((await app.inject('/metrics')).body, 'db_pool_waiting_requests')
   await waitUntil(async () => await waiting() === 3, 2000, 'three queries waiting for a connection')
   t.equal(sample((await app.inject('/metrics')).body, 'db_pool_connections'), 2)
   await proxy.restore()
-  for (const response of await Promise.all(held)) t.match(JSON.parse(response.body), { servicos: { database: { status: 'conectado' } } })
+  t.same(await Promise.all(held), Array.from({ length: 5 }, () => [{ one: 1 }]), 'each answered once PostgreSQL was back')
 })
 
 t.test('/metrics reports Redis disconnected as 0', async (t) => {

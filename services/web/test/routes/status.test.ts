@@ -1,7 +1,11 @@
 import t from 'tap'
+import { Redis } from 'ioredis'
 import { statusSchema } from '../../src/routes/status.js'
 import { buildTestApp, checkBody } from '../helpers/app.js'
-import { connectDatabase, connectRedis } from '../helpers/services.js'
+import { startProxy } from '../helpers/proxy.js'
+import { privateRedis } from '../helpers/redis-server.js'
+import { connectDatabase, connectRedis, services } from '../helpers/services.js'
+import { waitUntil } from '../helpers/timing.js'
 
 t.test('reports the service online and both dependencies connected, with their address', async (t) => {
   const { app, config } = await buildTestApp(t)
@@ -30,4 +34,39 @@ t.test('answers HEAD without a body and without writing anything', async (t) => 
   t.same((await client.query('SELECT count(*)::int AS count FROM acessos')).rows, [{ count: 0 }])
   const redis = connectRedis(t, config.REDIS_DB)
   t.same(await redis.mget('contador_acessos', 'integracao_contador'), [null, null])
+})
+
+t.test('the requests of one event-loop turn share one live round trip to each dependency', async (t) => {
+  const redis = await privateRedis(t, [])
+  await redis.start()
+  const proxy = await startProxy(t, services.db)
+  const { app } = await buildTestApp(t, { DB_PORT: String(proxy.port), REDIS_HOST: '127.0.0.1', REDIS_PORT: String(redis.port), REDIS_DB: '0' })
+  const direct = new Redis({ host: '127.0.0.1', port: redis.port })
+  t.teardown(() => direct.quit())
+  const pings = async () => Number(/cmdstat_ping:calls=(\d+)/.exec(await direct.info('commandstats'))?.[1] ?? 0)
+  const pingsBefore = await pings()
+
+  // PostgreSQL frozen, so the pool shows every query sent and still waiting for its answer.
+  proxy.freeze()
+  const responses = Promise.all(Array.from({ length: 10 }, () => app.inject('/')))
+  await waitUntil(() => app.postgresPool.stats().connections > 0, 2000, 'a query sent')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.same(app.postgresPool.stats(), { connections: 1, idle: 0, waiting: 0 }, 'one SELECT 1 for the ten requests')
+  await proxy.restore()
+  for (const response of await responses) {
+    t.match(checkBody(t, response, 200, statusSchema).servicos, { database: { status: 'conectado' }, cache: { status: 'conectado' } })
+  }
+  t.equal(await pings() - pingsBefore, 1, 'one PING for the ten requests')
+})
+
+t.test('a request arriving while a round trip is under way gets one of its own', async (t) => {
+  const proxy = await startProxy(t, services.db)
+  const { app } = await buildTestApp(t, { DB_PORT: String(proxy.port) })
+  proxy.freeze()
+  const early = app.inject('/')
+  await waitUntil(() => app.postgresPool.stats().connections === 1, 2000, 'the first SELECT 1 sent')
+  const late = app.inject('/')
+  await waitUntil(() => app.postgresPool.stats().connections === 2, 2000, 'a second SELECT 1 for the later request')
+  await proxy.restore()
+  for (const response of await Promise.all([early, late])) checkBody(t, response, 200, statusSchema)
 })

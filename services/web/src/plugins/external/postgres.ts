@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyPostgres from '@fastify/postgres'
 import pg from 'pg'
 import { Availability } from '../../availability.js'
+import { sharedPerTurn } from '../../shared-per-turn.js'
 
 export interface PostgresPool {
   /** One query on a pooled connection; its success or failure is recorded for the outage log. */
@@ -13,8 +14,9 @@ export interface PostgresPool {
    */
   session: <T>(applicationName: string, work: (client: pg.Client) => Promise<T>) => Promise<T>
   /**
-   * A live `SELECT 1`, bounded by the pool's own timeouts: connectionTimeoutMillis
-   * for a connection (a free one or a new one), query_timeout for the answer.
+   * A live `SELECT 1`, shared by the callers of one event-loop turn, bounded by
+   * the pool's own timeouts: connectionTimeoutMillis for a connection (a free one
+   * or a new one), query_timeout for the answer.
    */
   ping: () => Promise<void>
   /** The pool's connections right now, for /metrics. */
@@ -77,9 +79,9 @@ export default fp(async function postgresPool (fastify) {
       return (await availability.track(pool.query<R>(query))).rows
     },
     session,
-    async ping () {
+    ping: sharedPerTurn(async () => {
       await availability.track(pool.query('SELECT 1'))
-    },
+    }),
     stats: () => ({ connections: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     address: { host: config.DB_HOST, port: String(config.DB_PORT) }
   })

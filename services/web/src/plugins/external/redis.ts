@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Availability, retryDelayMs } from '../../availability.js'
+import { sharedPerTurn } from '../../shared-per-turn.js'
 import { withDeadline } from '../../time.js'
 
 export interface RedisConnection {
@@ -9,7 +10,7 @@ export interface RedisConnection {
   readonly client: Redis
   /** Awaits a command, recording its success or failure for the outage log. */
   run: <T>(command: Promise<T>) => Promise<T>
-  /** A live `PING`, bounded by the dependency timeout (commandTimeout). */
+  /** A live `PING`, shared by the callers of one event-loop turn, bounded by the dependency timeout (commandTimeout). */
   ping: () => Promise<void>
   /** The connection right now, for /metrics. */
   stats: () => { connected: boolean }
@@ -59,10 +60,10 @@ export default fp(async function redisConnection (fastify) {
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
     run,
-    async ping () {
-      // Already bounded: commandTimeout, and no offline queue while disconnected.
+    // Already bounded: commandTimeout, and no offline queue while disconnected.
+    ping: sharedPerTurn(async () => {
       await run(client.ping())
-    },
+    }),
     stats: () => ({ connected: client.status === 'ready' }),
     address: { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
   })
