@@ -1,4 +1,5 @@
 import t from 'tap'
+import { liveSchema } from '../../src/routes/health.js'
 import { buildTestApp } from '../helpers/app.js'
 import { freePort } from '../helpers/server.js'
 import { startProxy } from '../helpers/proxy.js'
@@ -21,6 +22,37 @@ t.test('/metrics counts requests per route and status, and their duration', asyn
   t.equal(sample(text, 'http_request_duration_seconds_count{method="GET",route="/db/test",status_code="200"}'), 3)
   t.equal(sample(text, 'http_request_duration_seconds_count{method="GET",route="unmatched",status_code="404"}'), 1)
   t.ok(sample(text, 'http_request_duration_seconds_sum{method="GET",route="/db/test",status_code="200"}')! > 0)
+})
+
+t.test('/metrics puts each duration in the buckets at or above it, cumulatively', async (t) => {
+  const { app } = await buildTestApp(t, {}, {
+    extend: (app) => app.get('/slow', { schema: liveSchema }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      return { status: 'ok' as const }
+    })
+  })
+  await app.inject('/slow')
+  const text = (await app.inject('/metrics')).body
+  const labels = 'method="GET",route="/slow",status_code="200"'
+  const seconds = sample(text, `http_request_duration_seconds_sum{${labels}}`)!
+  t.ok(seconds >= 0.03, `took ${seconds} s`)
+  for (const le of ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf']) {
+    const expected = le === '+Inf' || seconds <= Number(le) ? 1 : 0
+    t.equal(sample(text, `http_request_duration_seconds_bucket{le="${le}",${labels}}`), expected, `le=${le}`)
+  }
+  await app.inject('/slow')
+  const after = (await app.inject('/metrics')).body
+  t.equal(sample(after, `http_request_duration_seconds_count{${labels}}`), 2)
+  t.ok(sample(after, `http_request_duration_seconds_sum{${labels}}`)! >= seconds + 0.03, 'the sum adds the second duration')
+})
+
+t.test('/metrics escapes a route pattern the text format could not carry as it is', async (t) => {
+  const { app } = await buildTestApp(t, {}, {
+    extend: (app) => app.get('/say\\"hi"', { schema: liveSchema }, async () => ({ status: 'ok' as const }))
+  })
+  t.equal((await app.inject('/say%5C%22hi%22')).statusCode, 200)
+  const text = (await app.inject('/metrics')).body
+  t.equal(sample(text, 'http_request_duration_seconds_count{method="GET",route="/say\\\\\\"hi\\"",status_code="200"}'), 1)
 })
 
 t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection and the process', async (t) => {
