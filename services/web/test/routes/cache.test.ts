@@ -40,7 +40,9 @@ t.test('the response is marked not cacheable', async (t) => {
 
 t.test('a counter Redis cannot increment answers the documented 503, and the cause goes to the log', async (t) => {
   const { app, config, logs } = await buildTestApp(t)
-  await connectRedis(t, config.REDIS_DB).set('contador_acessos', 'not a number')
+  const redis = connectRedis(t, config.REDIS_DB)
+  await redis.set('contador_acessos', 'not a number')
   t.same(checkBody(t, await app.inject('/cache/test'), 503, cacheTestSchema), { status: 'erro', erro: 'Não foi possível conectar ao Redis' })
   t.match(logs.find((line) => line.msg === 'Redis request failed'), { err: { message: /not an integer/ } })
+  t.same(await redis.mget('contador_acessos', 'ultimo_acesso'), ['not a number', null], 'no timestamp stored for an access not counted')
 })
