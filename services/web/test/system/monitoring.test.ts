@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { constants } from 'node:fs'
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -161,6 +162,37 @@ t.test('promtool check config accepts the Prometheus config', async (t) => {
     const broken = join(t.testdir(), 'prometheus.yml')
     await writeFile(broken, (await readFile(config, 'utf8')).replace('scrape_interval: 15s', 'scrape_interval: fifteen'))
     await t.rejects(run(promtool, ['check', 'config', broken]), /not a valid duration string/)
+  })
+})
+
+/** What `promtool check metrics` reports on `exposition`, whatever its exit code (3 when it only lints). */
+async function checkMetrics (promtool: string, exposition: string): Promise<string> {
+  const child = spawn(promtool, ['check', 'metrics'])
+  let report = ''
+  child.stdout.on('data', (chunk: Buffer) => { report += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { report += chunk.toString() })
+  child.stdin.end(exposition)
+  await once(child, 'close')
+  return report
+}
+
+t.test('promtool parses /metrics, the hand-written duration histogram included', async (t) => {
+  const promtool = await findPromtool(t)
+  if (promtool === undefined) {
+    t.plan(0, 'promtool is missing and could not be unpacked: /metrics is NOT checked by Prometheus\' parser')
+    return
+  }
+  const { app } = await buildTestApp(t)
+  for (const url of ['/', '/cache/test', '/nowhere']) await app.inject(url)
+  const exposition = (await app.inject('/metrics')).body
+  t.match(exposition, 'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/cache/test",status_code="200"} 1')
+  const problems = (await checkMetrics(promtool, exposition)).split('\n').filter(Boolean)
+  // prom-client names a few of its process gauges *_total, which promtool's
+  // lint flags; nothing else may be reported.
+  t.same(problems.filter((line) => !/^nodejs_\w+_total non-counter metrics should not have "_total" suffix$/.test(line)), [])
+
+  t.test('negative control: promtool reports a series it cannot parse', async (t) => {
+    t.match(await checkMetrics(promtool, exposition.replace('le="+Inf",', 'le="+Inf" ')), /text format parsing error/)
   })
 })
 
