@@ -10,13 +10,10 @@
  */
 export function sharedPerTurn<T> (run: () => Promise<T>): () => Promise<T> {
   let next: Promise<T> | undefined
-  return async () => {
-    next ??= new Promise<T>((resolve, reject) => {
-      setImmediate(() => {
-        next = undefined
-        run().then(resolve, reject)
-      })
+  return () => (next ??= new Promise<T>((resolve, reject) => {
+    setImmediate(() => {
+      next = undefined
+      run().then(resolve, reject)
     })
-    return await next
-  }
+  }))
 }
