@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyPostgres from '@fastify/postgres'
 import pg from 'pg'
 import { Availability } from '../../availability.js'
-import { sharedPerTurn } from '../../shared-per-turn.js'
+import { sharedPerTurn } from '../../per-turn.js'
 
 export interface PostgresPool {
   /** One query on a pooled connection; its success or failure is recorded for the outage log. */

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Availability, retryDelayMs } from '../../availability.js'
-import { sharedPerTurn } from '../../shared-per-turn.js'
+import { sharedPerTurn } from '../../per-turn.js'
 import { withDeadline } from '../../time.js'
 
 export interface RedisConnection {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sharedPerTurn } from '../../src/shared-per-turn.js'
+import { sharedPerTurn } from '../../src/per-turn.js'
 
 /** A stand-in round trip: counts its runs and settles when told to. */
 function roundTrip () {
