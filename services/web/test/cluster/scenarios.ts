@@ -162,7 +162,8 @@ async function underLoad (scenario: string, action: (now: () => number) => Promi
     if (unanswered.length > 0) problems.push(`${unanswered.length} rows were written whose request got no 200`)
   } else {
     const late = failed.filter((request) => request.start > failuresAllowedBefore)
-    if (late.length > 0) problems.push(`${late.length} requests failed after the replica had left the pool`)
+    const sentAfter = late.map((request) => Math.round(request.start - failuresAllowedBefore)).join(', ')
+    if (late.length > 0) problems.push(`${late.length} requests failed after the replica had left the pool (sent ${sentAfter} ms after it had)`)
     if (unanswered.length > failed.length) problems.push(`${unanswered.length} rows without an answer, more than the ${failed.length} failed requests`)
   }
   const next = await fetch(new URL('/db/test', HAPROXY)).then(async (response) => await response.json() as { total_acessos: number })
@@ -268,11 +269,14 @@ async function cutOffDatabase (): Promise<void> {
   await underLoad(`${replica.name} cut off from PostgreSQL (iptables in its namespace), then restored`, async (now) => {
     const pid = replica.child.pid
     const problems: string[] = []
+    // Timed from before the rule goes in, as the kill above: requests start
+    // failing while iptables runs, and until haproxy's check sees it.
     const cut = now()
-    await iptables('-I')
+    const leaving = timeUntil(replica.name, false, 5000)
     let left, servedBefore
     try {
-      left = await timeUntil(replica.name, false, 5000)
+      await iptables('-I')
+      left = await leaving
       const ready = await fetch(`http://${replica.address}:5000/health/ready`)
       const body = await ready.json() as { falhas?: string[] }
       if (ready.status !== 503 || !body.falhas?.includes('database')) problems.push(`/health/ready answered ${ready.status} ${JSON.stringify(body)} while cut off`)
