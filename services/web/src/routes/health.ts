@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
+import { Type, type Static } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { notReady } from '../messages.js'
 import { commonErrorResponses } from '../schemas/shared.js'
 

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { statusPingFailed } from '../messages.js'
 import { commonErrorResponses, Timestamp } from '../schemas/shared.js'
 import { utcTimestamp } from '../time.js'
