@@ -162,8 +162,10 @@ async function underLoad (scenario: string, action: (now: () => number) => Promi
     if (unanswered.length > 0) problems.push(`${unanswered.length} rows were written whose request got no 200`)
   } else {
     const late = failed.filter((request) => request.start > failuresAllowedBefore)
-    const sentAfter = late.slice(0, 10).map((request) => Math.round(request.start - failuresAllowedBefore)).join(', ') + (late.length > 10 ? ', …' : '')
-    if (late.length > 0) problems.push(`${late.length} requests failed after the replica had left the pool (sent ${sentAfter} ms after it had)`)
+    if (late.length > 0) {
+      const sentAfter = late.slice(0, 10).map((request) => Math.round(request.start - failuresAllowedBefore))
+      problems.push(`${late.length} requests failed after the replica had left the pool (sent ${sentAfter.join(', ')}${late.length > 10 ? ', …' : ''} ms after it had)`)
+    }
     if (unanswered.length > failed.length) problems.push(`${unanswered.length} rows without an answer, more than the ${failed.length} failed requests`)
   }
   const next = await fetch(new URL('/db/test', HAPROXY)).then(async (response) => await response.json() as { total_acessos: number })
