@@ -108,6 +108,16 @@ async function timeUntil (name: string, wanted: boolean, limitMs: number): Promi
   return Math.round(performance.now() - began)
 }
 
+/**
+ * Sets off `event` (a signal, a firewall rule) and times `name` out of the pool
+ * from just before it: requests start failing while the event is under way, not
+ * once the command that makes it has returned.
+ */
+async function timeOutOfPool (name: string, event: () => Promise<unknown>, limitMs: number): Promise<number> {
+  const [left] = await Promise.all([timeUntil(name, false, limitMs), event()])
+  return left
+}
+
 /** Connections PostgreSQL's listening socket has not accepted yet (its Recv-Q). */
 async function waitingForPostgres (): Promise<number> {
   const { stdout } = await run('ip', ['netns', 'exec', `${NS}db`, 'ss', '-Hltn', 'sport = :5432'])
@@ -239,9 +249,7 @@ async function rollingRestart (): Promise<void> {
     const left: number[] = []
     const back: number[] = []
     for (const replica of replicas) {
-      const leaving = timeUntil(replica.name, false, 15_000)
-      await replica.stop('SIGTERM')
-      left.push(await leaving)
+      left.push(await timeOutOfPool(replica.name, async () => await replica.stop('SIGTERM'), 15_000))
       const joining = replica.start().then(async () => await timeUntil(replica.name, true, 15_000))
       back.push(await joining)
     }
@@ -253,9 +261,7 @@ async function killOne (): Promise<void> {
   const replica = replicas[1] as Replica
   await underLoad(`kill -9 of ${replica.name}`, async (now) => {
     const killed = now()
-    const leaving = timeUntil(replica.name, false, 5000)
-    await replica.stop('SIGKILL')
-    const left = await leaving
+    const left = await timeOutOfPool(replica.name, async () => await replica.stop('SIGKILL'), 5000)
     const problems = left > 2 * CHECK_INTERVAL_MS ? [`it left the pool after ${left} ms, more than one check interval (${CHECK_INTERVAL_MS} ms) plus polling`] : []
     const failuresAllowedBefore = killed + left + POLL_MS
     await replica.start()
@@ -271,14 +277,10 @@ async function cutOffDatabase (): Promise<void> {
   await underLoad(`${replica.name} cut off from PostgreSQL (iptables in its namespace), then restored`, async (now) => {
     const pid = replica.child.pid
     const problems: string[] = []
-    // Timed from before the rule goes in, as the kill above: requests start
-    // failing while iptables runs, and until haproxy's check sees it.
     const cut = now()
-    const leaving = timeUntil(replica.name, false, 5000)
     let left, servedBefore
     try {
-      await iptables('-I')
-      left = await leaving
+      left = await timeOutOfPool(replica.name, async () => await iptables('-I'), 5000)
       const ready = await fetch(`http://${replica.address}:5000/health/ready`)
       const body = await ready.json() as { falhas?: string[] }
       if (ready.status !== 503 || !body.falhas?.includes('database')) problems.push(`/health/ready answered ${ready.status} ${JSON.stringify(body)} while cut off`)
