@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import sonicBoom from 'sonic-boom'
 import type { Config } from './config.js'
+import { TurnBatch } from './per-turn.js'
 
 /**
  * The logger: JSON lines at LOG_LEVEL. Nothing logs the settings today; the
@@ -21,18 +22,14 @@ export function loggerOptions (config: Config, stream?: NodeJS.WritableStream): 
 }
 
 /**
- * Where log lines go (stdout in the service): written once per event-loop turn.
- * The lines logged while a turn runs (under load, the lines of every request
- * answered in it) leave in one write(2) once the turn's I/O callbacks have run:
- * setImmediate, not a timer, so a lone line is written at once. pino's default
- * stdout hands each write to libuv's thread pool, a round trip to another thread
- * per write; a synchronous write per line is a system call per request
- * (docs/performance.md). sonic-boom does the writing, as in pino's sync mode:
- * all of it, waiting while a pipe is full.
+ * Where log lines go (stdout in the service): the lines of one turn of the event
+ * loop leave in one write (per-turn.ts), instead of a system call or a hand-off
+ * to libuv's thread pool per line. sonic-boom writes synchronously, as pino's
+ * sync mode does, waiting while a pipe is full.
  */
 export class TurnBatchedOutput {
   readonly #out: InstanceType<typeof sonicBoom.SonicBoom>
-  #pending = ''
+  readonly #batch = new TurnBatch<string>((lines) => this.#out.write(lines.join('')))
 
   constructor (fd: number) {
     this.#out = new sonicBoom.SonicBoom({ fd, sync: true })
@@ -41,21 +38,12 @@ export class TurnBatchedOutput {
     this.#out.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') throw err
     })
-    // process.exit() (close-with-grace calls it once shut down) skips the
-    // pending setImmediate: the last lines would be lost.
-    process.once('exit', this.#flush)
+    // process.exit() (close-with-grace calls it) skips the pending setImmediate.
+    process.once('exit', this.#batch.flushNow)
   }
 
   write (line: string): void {
-    if (this.#pending === '') setImmediate(this.#flush)
-    this.#pending += line
-  }
-
-  readonly #flush = (): void => {
-    if (this.#pending === '') return
-    const lines = this.#pending
-    this.#pending = ''
-    this.#out.write(lines)
+    this.#batch.add(line)
   }
 }
 

@@ -1,19 +1,57 @@
 /**
- * Shares one call among every caller in the same turn of the event loop. The
- * first caller schedules `run` with setImmediate (once the turn's I/O callbacks,
- * i.e. every request parsed in it, have run; no timer, so a lone caller waits
- * for nothing) and every caller until it starts gets its outcome. A caller never
- * gets the outcome of a run that started before it called, so the answer is as
- * live as a call of its own: for `GET /` and the readiness probe, a round trip
- * to the dependency made after the request arrived. Under load, one round trip
- * serves the whole turn instead of one each (docs/performance.md).
+ * Work shared within one turn of the event loop. Under load, one turn's I/O
+ * callbacks parse many requests; what they ask for is collected while the turn
+ * runs and done once, in setImmediate, after every one of them. No timer, so a
+ * lone caller waits for nothing; not process.nextTick, which would run after
+ * each request and share nothing.
+ */
+export class TurnBatch<T> {
+  #items: T[] = []
+  #scheduled = false
+
+  /**
+   * `flush` gets what was added during the turn. While `mayFlush` says no, items
+   * wait; call `schedule` once it would say yes.
+   */
+  constructor (private readonly flush: (items: T[]) => void, private readonly mayFlush: () => boolean = () => true) {}
+
+  add (item: T): void {
+    this.#items.push(item)
+    this.schedule()
+  }
+
+  /** Flushes at the end of this turn whatever is waiting, unless `mayFlush` holds it back. */
+  schedule (): void {
+    if (this.#scheduled || this.#items.length === 0 || !this.mayFlush()) return
+    this.#scheduled = true
+    setImmediate(this.#flushScheduled)
+  }
+
+  /** Flushes what is waiting now, for when the turn will not end (process.exit skips setImmediate). */
+  readonly flushNow = (): void => {
+    if (this.#items.length === 0) return
+    const items = this.#items
+    this.#items = []
+    this.flush(items)
+  }
+
+  readonly #flushScheduled = (): void => {
+    this.#scheduled = false
+    this.flushNow()
+  }
+}
+
+/**
+ * One run of `run` shared by every caller of a turn. A caller never gets the
+ * outcome of a run that started before it called, so the answer is as live as a
+ * call of its own.
  */
 export function sharedPerTurn<T> (run: () => Promise<T>): () => Promise<T> {
-  let next: Promise<T> | undefined
-  return () => (next ??= new Promise<T>((resolve, reject) => {
-    setImmediate(() => {
-      next = undefined
-      run().then(resolve, reject)
-    })
-  }))
+  const batch = new TurnBatch<{ resolve: (value: T) => void, reject: (reason: unknown) => void }>((callers) => {
+    run().then(
+      (value) => { for (const caller of callers) caller.resolve(value) },
+      (reason: unknown) => { for (const caller of callers) caller.reject(reason) }
+    )
+  })
+  return async () => await new Promise<T>((resolve, reject) => batch.add({ resolve, reject }))
 }

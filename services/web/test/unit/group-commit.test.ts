@@ -1,5 +1,5 @@
 import t from 'tap'
-import { GroupCommit, type InsertedRow } from '../../src/plugins/app/group-commit.js'
+import { GroupCommit, type InsertedRow } from '../../src/repositories/group-commit.js'
 
 /** A stand-in for the group statement: hands out ids in order and remembers each group it got. */
 function fakeInsert () {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sharedPerTurn } from '../../src/per-turn.js'
+import { sharedPerTurn, TurnBatch } from '../../src/per-turn.js'
 
 /** A stand-in round trip: counts its runs and settles when told to. */
 function roundTrip () {
@@ -51,4 +51,20 @@ t.test('a failed run fails each of its callers, and the next turn runs again', a
   t.equal(runs(), 2)
   settle[1]!.resolve(3)
   t.equal(await after, 3)
+})
+
+t.test('a batch held back by mayFlush waits, whatever is added, and leaves whole once scheduled again', async (t) => {
+  const flushed: number[][] = []
+  let open = false
+  const batch = new TurnBatch<number>((items) => flushed.push(items), () => open)
+  batch.add(1)
+  await nextTurn()
+  batch.add(2)
+  await nextTurn()
+  t.same(flushed, [], 'held back')
+  open = true
+  batch.schedule()
+  t.same(flushed, [], 'not before the turn ends')
+  await nextTurn()
+  t.same(flushed, [[1, 2]])
 })

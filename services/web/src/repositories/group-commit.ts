@@ -1,3 +1,5 @@
+import { TurnBatch } from '../per-turn.js'
+
 /** A row the group statement inserted. */
 export interface InsertedRow { id: number, endpoint: string }
 
@@ -10,28 +12,27 @@ type Caller = { endpoint: string, reject: (err: unknown) => void } & (
 )
 
 /**
- * Group commit: rows asked for in the same event-loop turn go to PostgreSQL as
- * one statement (one round trip, one commit, one trigger call for the counter
- * instead of one each), and one read of the total after that commit serves
- * every caller of the group that wants it.
+ * Group commit: the rows asked for in one turn of the event loop (per-turn.ts)
+ * go to PostgreSQL as one statement, one commit and one trigger call, and one
+ * read of the total after that commit serves every caller of the group that
+ * wants it. While `maxInFlight` groups are at the database the next group keeps
+ * growing, so a burst never takes more than that many pool connections.
  *
- * The queue is flushed by setImmediate, after the turn's I/O callbacks (every
- * request parsed in it) have run; process.nextTick would flush after each
- * request, one row at a time. No timer, so a lone request goes at once. While
- * `maxInFlight` groups are at the database the queue keeps filling and leaves
- * as soon as one returns: under load groups grow instead of each row waiting
- * for a pool connection of its own, and the rest of the pool stays free.
- *
- * Contract: a caller is answered only after the statement holding its row
- * committed, with an id no other caller gets; a total is read after that
- * commit, so it counts every row committed before it, and after any burst
- * the next total is the highest so far + 1. A failed statement rejects every
- * caller of its group, a failed total read only the callers that wanted it.
+ * A caller is answered only after the statement holding its row committed, with
+ * an id no other caller gets; a total counts every row committed before it was
+ * read. A failed statement rejects every caller of its group, a failed total
+ * read only the callers that wanted it.
  */
 export class GroupCommit {
-  #queue: Caller[] = []
-  #flushScheduled = false
   #inFlight = 0
+  readonly #batch = new TurnBatch<Caller>((group) => {
+    this.#inFlight++
+    // The slot is held until the total is read too: a group never holds more than one connection.
+    this.#run(group).finally(() => {
+      this.#inFlight--
+      this.#batch.schedule()
+    })
+  }, () => this.#inFlight < this.maxInFlight)
 
   constructor (
     private readonly insert: (endpoints: string[]) => Promise<InsertedRow[]>,
@@ -41,33 +42,12 @@ export class GroupCommit {
 
   /** Inserts one row for `endpoint`; its id once committed. */
   async add (endpoint: string): Promise<number> {
-    return await new Promise((resolve, reject) => this.#enqueue({ endpoint, counted: false, resolve, reject }))
+    return await new Promise((resolve, reject) => this.#batch.add({ endpoint, counted: false, resolve, reject }))
   }
 
   /** Inserts one row for `endpoint`; its id and the total, read after it committed. */
   async addCounted (endpoint: string): Promise<Counted> {
-    return await new Promise((resolve, reject) => this.#enqueue({ endpoint, counted: true, resolve, reject }))
-  }
-
-  #enqueue (caller: Caller): void {
-    this.#queue.push(caller)
-    this.#schedule()
-  }
-
-  #schedule (): void {
-    if (this.#flushScheduled || this.#inFlight >= this.maxInFlight || this.#queue.length === 0) return
-    this.#flushScheduled = true
-    setImmediate(() => {
-      this.#flushScheduled = false
-      const group = this.#queue
-      this.#queue = []
-      this.#inFlight++
-      // The slot is held until the total is read too: a group never holds more than one connection.
-      this.#run(group).finally(() => {
-        this.#inFlight--
-        this.#schedule()
-      })
-    })
+    return await new Promise((resolve, reject) => this.#batch.add({ endpoint, counted: true, resolve, reject }))
   }
 
   async #run (group: Caller[]): Promise<void> {
