@@ -29,14 +29,13 @@ export interface BuildOptions {
  * Each plugin names what it needs, so a wrong order fails here, at boot.
  */
 export async function buildApp (config: Config, options: BuildOptions = {}) {
-  const requestLog = new RequestLog()
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     genReqId: requestId,
     requestIdHeader: false,
     // Fastify would otherwise answer HEAD with the GET handler, which writes.
     exposeHeadRoutes: false,
-    logController: requestLog,
+    logController: new RequestLog(),
     clientErrorHandler: answerMalformedRequest,
     // A URL the router cannot decode (`/%`) fails before any route exists.
     frameworkErrors: answerError,
@@ -58,7 +57,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(drain)
   await app.register(accesses)
   await app.register(counters)
-  await app.register(metrics, { requestLog })
+  await app.register(metrics)
   await app.register(docs)
 
   await app.register(health)

@@ -58,26 +58,16 @@ export function requestId (request: IncomingMessage): string {
 /** Probed every few seconds by orchestrators: logging each probe would drown the log. */
 const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics'])
 
-/** Told of every completed request: the metrics plugin's duration histogram. */
-export type RequestObserver = (method: string, route: string | undefined, statusCode: number, seconds: number) => void
-
 /**
  * One flat line per request, written when it completes. Fastify's default writes
- * two, each through the request and reply serializers: at thousands of requests
- * a second that was the largest cost after the drivers themselves (bench/).
- * The histogram is fed from here too: an onResponse hook would cost another
- * pass through Fastify's hook runner and another read of `routeOptions`, a
- * getter that builds a fresh object each time (docs/performance.md).
+ * two, each through the request and reply serializers, a cost paid on every request.
  */
 export class RequestLog extends LogController {
-  observe: RequestObserver | undefined
-
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url
     const { statusCode, elapsedTime } = reply
-    this.observe?.(request.method, route, statusCode, elapsedTime / 1000)
     const line = { method: request.method, url: request.url, statusCode, responseTime: elapsedTime }
     if (error) reply.log.error({ ...line, err: error }, 'request errored')
     else if (QUIET_ROUTES.has(route ?? '')) reply.log.debug(line, 'request completed')

@@ -176,7 +176,7 @@ async function checkMetrics (promtool: string, exposition: string): Promise<stri
   return report
 }
 
-t.test('promtool parses /metrics, the hand-written duration histogram included', async (t) => {
+t.test('promtool parses /metrics, the duration histogram included', async (t) => {
   const promtool = await findPromtool(t)
   if (promtool === undefined) {
     t.plan(0, 'promtool is missing and could not be unpacked: /metrics is NOT checked by Prometheus\' parser')
