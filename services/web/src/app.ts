@@ -1,11 +1,15 @@
 import Fastify from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
-import { loggerOptions, requestId, RequestLog } from './logging.js'
+import { loggerOptions } from './logging/logger.js'
+import { requestId } from './logging/request-id.js'
+import { RequestLog } from './logging/request-log.js'
+import { answerFrameworkError } from './errors/error-handler.js'
+import { answerMalformedRequest } from './errors/malformed-request.js'
 import postgresPool from './plugins/external/postgres.js'
 import redisConnection from './plugins/external/redis.js'
 import migrations from './plugins/external/migrations.js'
-import errors, { answerError, answerMalformedRequest } from './plugins/app/errors.js'
+import errors from './plugins/app/errors.js'
 import responseHeaders from './plugins/app/response-headers.js'
 import drain from './plugins/app/drain.js'
 import accesses from './repositories/accesses.js'
@@ -37,8 +41,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     exposeHeadRoutes: false,
     logController: new RequestLog(),
     clientErrorHandler: answerMalformedRequest,
-    // A URL the router cannot decode (`/%`) fails before any route exists.
-    frameworkErrors: answerError,
+    frameworkErrors: answerFrameworkError,
     // Requests arriving on an open connection while closing are served (the
     // drain plugin marks them `Connection: close`), not refused in a body of
     // Fastify's own shape.

@@ -29,8 +29,8 @@ export const internalError = 'Erro interno'
 /** `/health/ready`'s 503. */
 export const notReady = 'Serviço não está pronto'
 
-/** A client error status's text; any status not listed reads as a plain 400. */
-export const clientErrors: Readonly<Record<number, string>> = {
+/** A client error status's text. */
+const clientErrors: Readonly<Record<number, string>> = {
   400: 'Requisição inválida',
   404: routeNotFound,
   405: routeNotFound,
@@ -39,4 +39,9 @@ export const clientErrors: Readonly<Record<number, string>> = {
   414: 'URL grande demais',
   415: 'Tipo de conteúdo não suportado',
   431: 'Cabeçalhos grandes demais'
+}
+
+/** The documented `erro` text for a client error status; any status not listed reads as a plain 400. */
+export function clientErrorText (statusCode: number): string {
+  return clientErrors[statusCode] ?? clientErrors[400]!
 }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type pg from 'pg'
-import { DependencyUnavailable } from '../plugins/app/errors.js'
+import { DependencyUnavailable } from '../errors/dependency-unavailable.js'
 import { GroupCommit, type Counted, type InsertedRow } from './group-commit.js'
 
 /** The `acessos` table: the only place its SQL is written. */

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import { DependencyUnavailable } from '../plugins/app/errors.js'
+import { DependencyUnavailable } from '../errors/dependency-unavailable.js'
 
 /** The Redis keys of the contract: the only place their names are written. */
 export interface Counters {

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { DependencyUnavailable } from '../plugins/app/errors.js'
+import { DependencyUnavailable } from '../errors/dependency-unavailable.js'
 import { commonErrorResponses } from '../schemas/shared.js'
 import { utcTimestamp } from '../time.js'
 

@@ -6,7 +6,7 @@ import { rawRequest } from '../helpers/raw-http.js'
 import { endpoints } from '../helpers/endpoints.js'
 
 // Over a real socket: malformed HTTP never reaches Fastify, and inject() cannot send it.
-const { app } = await buildTestApp(t)
+const { app, logs } = await buildTestApp(t)
 await app.listen({ host: '127.0.0.1', port: 0 })
 const { port } = app.server.address() as { port: number }
 
@@ -23,8 +23,12 @@ async function send (t: Test, request: string, options?: { end: boolean }): Prom
   return response
 }
 
+/** The error in the contract's shape, with the headers every answer carries; the response, for more checks. */
 async function expectError (t: Test, request: string, status: number, erro: string, options?: { end: boolean }) {
-  t.same(checkBody(t, await send(t, request, options), status, anyRoute), { status: 'erro', erro })
+  const response = await send(t, request, options)
+  t.same(checkBody(t, response, status, anyRoute), { status: 'erro', erro })
+  t.match(response.headers, { 'x-request-id': /^[\w.:-]+$/, 'cache-control': 'no-store' }, 'a request id, and no-store')
+  return response
 }
 
 t.test('an unknown route answers 404 Rota não encontrada', async (t) => {
@@ -107,8 +111,13 @@ t.test('malformed HTTP answers 400 Requisição inválida', async (t) => {
     ['a request cut off in its headers', 'GET / HTTP/1.1\r\nHost: web\r\n', true]
   ]
   for (const [name, request, end = false] of malformed) {
-    await t.test(name, async (t) => await expectError(t, request, 400, 'Requisição inválida', { end }))
+    await t.test(name, async (t) => { await expectError(t, request, 400, 'Requisição inválida', { end }) })
   }
+})
+
+t.test('a malformed request is logged under the request id its answer carries', async (t) => {
+  const response = await expectError(t, 'GARBAGE\r\n\r\n', 400, 'Requisição inválida')
+  t.match(logs.find((line) => line.reqId === response.headers['x-request-id']), { msg: 'malformed request', err: { code: String } })
 })
 
 t.test('a body that breaks after its request was answered gets no second answer on the socket', async (t) => {

@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { TurnBatchedOutput } from '../../src/logging.js'
+import { TurnBatchedOutput } from '../../src/logging/output.js'
 import { SERVICE_ROOT } from '../helpers/server.js'
 
 const nextTurn = async () => await new Promise((resolve) => setImmediate(resolve))
@@ -24,7 +24,7 @@ function logFile (t: Test) {
 /** Runs `script` in a node process that has the built TurnBatchedOutput on stdout. */
 async function runWithOutput (script: string, { closeStdout = false } = {}) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', `
-    const { TurnBatchedOutput } = await import('./dist/logging.js')
+    const { TurnBatchedOutput } = await import('./dist/logging/output.js')
     const output = new TurnBatchedOutput(1)
     ${script}
   `], { cwd: SERVICE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })

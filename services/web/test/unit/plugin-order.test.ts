@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { loadConfig } from '../../src/config.js'
-import { RequestLog } from '../../src/logging.js'
+import { RequestLog } from '../../src/logging/request-log.js'
 import errors from '../../src/plugins/app/errors.js'
 import accesses from '../../src/repositories/accesses.js'
 import counters from '../../src/repositories/counters.js'
