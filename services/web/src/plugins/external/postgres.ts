@@ -1,27 +1,16 @@
 import fp from 'fastify-plugin'
-import fastifyPostgres from '@fastify/postgres'
 import pg from 'pg'
 import { Availability } from '../../availability.js'
 import { sharedPerTurn } from '../../per-turn.js'
 
-export interface PostgresPool {
-  /** One query on a pooled connection; its success or failure is recorded for the outage log. */
+interface PostgresPool {
+  /** One query on a pooled connection, recorded for the outage log. */
   query: <R extends pg.QueryResultRow>(query: pg.QueryConfig) => Promise<R[]>
-  /**
-   * Runs `work` on a connection of its own, outside the pool and without its
-   * statement timeout, then closes it: for work that holds a session (the
-   * migration lock). Recorded like `query`.
-   */
+  /** Runs `work` on a connection of its own, without the statement timeout: for a session lock. */
   session: <T>(applicationName: string, work: (client: pg.Client) => Promise<T>) => Promise<T>
-  /**
-   * A live `SELECT 1`, shared by the callers of one event-loop turn, bounded by
-   * the pool's own timeouts: connectionTimeoutMillis for a connection (a free one
-   * or a new one), query_timeout for the answer.
-   */
+  /** A live `SELECT 1` shared by the callers of one turn, bounded by the pool's timeouts. */
   ping: () => Promise<void>
-  /** The pool's connections right now, for /metrics. */
   stats: () => { connections: number, idle: number, waiting: number }
-  /** Where PostgreSQL is, as `GET /` reports it. */
   readonly address: { host: string, port: string }
 }
 
@@ -31,8 +20,8 @@ declare module 'fastify' {
   }
 }
 
-// The pg Pool is lazy: the service starts with PostgreSQL down and the first
-// query reports it. @fastify/postgres ends the pool when the app closes.
+// The pool's one decorator: @fastify/postgres would add the bare pool beside it,
+// past the outage log. pg's Pool is lazy, so the service starts with PostgreSQL down.
 export default fp(async function postgresPool (fastify) {
   const { config } = fastify
   const timeout = config.DEPENDENCY_TIMEOUT_MS
@@ -48,7 +37,7 @@ export default fp(async function postgresPool (fastify) {
     options: '-c timezone=UTC'
   }
 
-  await fastify.register(fastifyPostgres, {
+  const pool = new pg.Pool({
     ...connection,
     application_name: 'web',
     max: config.DB_POOL_MAX,
@@ -56,9 +45,9 @@ export default fp(async function postgresPool (fastify) {
     query_timeout: timeout,
     statement_timeout: timeout
   })
+  fastify.addHook('onClose', async () => await pool.end())
 
   const availability = new Availability(fastify.log, 'PostgreSQL')
-  const { pool } = fastify.pg
   // A restarted server kills idle pool clients; without a listener pg's error
   // event would crash the process.
   pool.on('error', (err) => availability.markDown(err))
