@@ -1,15 +1,6 @@
-import { enableCompileCache } from 'node:module'
 import closeWithGrace from 'close-with-grace'
-
-// Most of the start-up is V8 compiling the ~350 modules the service loads. Their
-// compiled code is kept on disk (NODE_COMPILE_CACHE, else the temp directory)
-// and reused by the next start on the same file system: roughly 200 ms less on
-// the bench machine (docs/performance.md); nothing across containers, whose /tmp
-// starts empty. The modules are imported after this line, hence the dynamic
-// imports.
-enableCompileCache()
-const { buildApp } = await import('./app.js')
-const { ConfigError, loadConfig } = await import('./config.js')
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
 
 function readConfig () {
   try {
