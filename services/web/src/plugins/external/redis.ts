@@ -3,18 +3,15 @@ import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Availability, retryDelayMs } from '../../availability.js'
 import { sharedPerTurn } from '../../per-turn.js'
-import { withDeadline } from '../../time.js'
 
-export interface RedisConnection {
-  /** The ioredis client, for repositories: commands fail at once while it is disconnected. */
+interface RedisConnection {
+  /** For repositories: commands fail at once while it is disconnected. */
   readonly client: Redis
-  /** Awaits a command, recording its success or failure for the outage log. */
+  /** Awaits a command, recorded for the outage log. */
   run: <T>(command: Promise<T>) => Promise<T>
-  /** A live `PING`, shared by the callers of one event-loop turn, bounded by the dependency timeout (commandTimeout). */
+  /** A live `PING` shared by the callers of one turn, bounded by commandTimeout. */
   ping: () => Promise<void>
-  /** The connection right now, for /metrics. */
   stats: () => { connected: boolean }
-  /** Where Redis is, as `GET /` reports it. */
   readonly address: { host: string, port: string }
 }
 
@@ -24,9 +21,8 @@ declare module 'fastify' {
   }
 }
 
-// @fastify/redis is not used: it holds boot until the client is ready, and the
-// service must start and answer `/` while Redis is down. Nor is its decorator
-// name, `fastify.redis`, so the two can never be confused.
+// Not @fastify/redis: it holds boot until Redis is ready, and the service must
+// start and answer `/` while Redis is down.
 export default fp(async function redisConnection (fastify) {
   const { config } = fastify
   const timeout = config.DEPENDENCY_TIMEOUT_MS
@@ -50,17 +46,15 @@ export default fp(async function redisConnection (fastify) {
   client.on('error', (err) => availability.markDown(err))
   client.on('ready', () => availability.markUp())
 
-  // A command that fails because the connection has just gone says only "Stream
-  // isn't writeable" or "Connection is closed."; the connection's own error event
-  // names the cause (connect ECONNREFUSED, getaddrinfo ENOTFOUND cache), so only a
-  // failure on a usable connection (a timeout, say) reports the outage itself.
+  // A command failing on a connection that has just gone says only "Connection is
+  // closed."; the connection's error event names the cause, so only a failure on a
+  // usable connection reports the outage itself.
   const connectionUsable = () => client.status === 'ready' && client.stream.writable
   const run = async <T>(command: Promise<T>): Promise<T> => await availability.track(command, connectionUsable)
 
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
     run,
-    // Already bounded: commandTimeout, and no offline queue while disconnected.
     ping: sharedPerTurn(async () => {
       await run(client.ping())
     }),
@@ -75,5 +69,5 @@ export default fp(async function redisConnection (fastify) {
 
   // Give a reachable Redis the moment it needs to be ready before the first
   // request, without letting an unreachable one hold the start.
-  await withDeadline(once(client, 'ready'), timeout, 'Redis').catch(() => {})
+  await once(client, 'ready', { signal: AbortSignal.timeout(timeout) }).catch(() => {})
 }, { name: 'redis-connection', decorators: { fastify: ['config'] } })
