@@ -10,7 +10,7 @@ export default [
           name: '@fastify/type-provider-typebox',
           allowTypeImports: true,
           // Its runtime also loads TypeBox's compiler and value modules, which the
-          // service never uses: about 30 ms more at every start (docs/performance.md).
+          // service never uses, at every start.
           message: 'Import Type from @sinclair/typebox; take only types from the provider (import type).'
         }]
       }]

@@ -22,8 +22,7 @@ import db from './routes/db.js'
 import cache from './routes/cache.js'
 import integracao from './routes/integracao.js'
 
-export interface BuildOptions {
-  /** Where log lines go: stdout unless a test captures them. */
+interface BuildOptions {
   logStream?: NodeJS.WritableStream
 }
 
@@ -42,9 +41,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     logController: new RequestLog(),
     clientErrorHandler: answerMalformedRequest,
     frameworkErrors: answerFrameworkError,
-    // Requests arriving on an open connection while closing are served (the
-    // drain plugin marks them `Connection: close`), not refused in a body of
-    // Fastify's own shape.
+    // Requests arriving while closing are served (see the drain plugin), not refused.
     return503OnClosing: false,
     bodyLimit: 16 * 1024
   }).withTypeProvider<TypeBoxTypeProvider>()

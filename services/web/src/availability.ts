@@ -21,11 +21,7 @@ export class Availability {
     this.#up = false
   }
 
-  /**
-   * Awaits a call to the dependency, recording whether it answered. A failure
-   * marks it down only when `failureShowsOutage` says the failure itself tells
-   * why (a driver may have an event of its own that tells it better).
-   */
+  /** Awaits a call, recording whether it answered; a failure marks it down only if `failureShowsOutage`. */
   async track<T> (call: Promise<T>, failureShowsOutage = () => true): Promise<T> {
     try {
       const result = await call
@@ -39,9 +35,9 @@ export class Availability {
 }
 
 /** No reconnect or migration retry waits longer than this, so recovery is quick once a dependency is back. */
-export const RETRY_CAP_MS = 2000
+const RETRY_CAP_MS = 2000
 
-/** The wait before retry number `attempt` (0 first): doubling from 100 ms, capped at RETRY_CAP_MS. */
+/** The wait before retry number `attempt` (0 first): doubling, capped at RETRY_CAP_MS. */
 export function retryDelayMs (attempt: number): number {
   return Math.min(100 * 2 ** attempt, RETRY_CAP_MS)
 }

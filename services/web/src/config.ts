@@ -13,10 +13,7 @@ const Millis = (fallback: number, description: string) => Type.Integer({ minimum
 const Secret = (description: string) => Type.Optional(Type.String({ description }))
 const SecretFile = (description: string) => Type.Optional(Type.String({ minLength: 1, description }))
 
-/**
- * Every setting, its default and what it means: the one place they are written.
- * Exported so that tests can hold `.env.example`, the README and compose to it.
- */
+/** Every setting, its default and what it means: the one place they are written. */
 export const ConfigSchema = Type.Object({
   PORT: Port(5000, 'Port the service listens on.'),
   HOST: Name('0.0.0.0', 'Address the service listens on.'),
@@ -53,10 +50,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-/**
- * Reads and validates the whole configuration once, at start. Every problem is
- * reported with the variable's name so an operator can fix it without reading code.
- */
+/** Reads and validates the configuration once, at start, naming the variable of each problem. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   let raw: RawConfig
   try {

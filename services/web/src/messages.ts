@@ -1,7 +1,4 @@
-/**
- * Every `erro` text the service answers (contract, "Errors"), named by where it
- * is used. The texts are part of the contract: change them only with it.
- */
+// Every `erro` text the service answers: part of the contract, change them only with it.
 
 /** `servicos.<dependency>.erro` on `GET /` when that dependency's ping fails. */
 export const statusPingFailed = {
@@ -9,10 +6,7 @@ export const statusPingFailed = {
   cache: 'Não foi possível conectar ao Redis'
 } as const
 
-/**
- * The 503 of an endpoint whose dependency failed (`/db/test`, `/cache/test`),
- * and the `erro` of the failed operation in `/integracao`'s report.
- */
+/** The 503 of `/db/test` and `/cache/test`, and a failed operation of `/integracao`. */
 export const dependencyFailed = {
   database: 'Não foi possível conectar ao banco de dados',
   cache: 'Não foi possível conectar ao Redis'
@@ -29,7 +23,6 @@ export const internalError = 'Erro interno'
 /** `/health/ready`'s 503. */
 export const notReady = 'Serviço não está pronto'
 
-/** A client error status's text. */
 const clientErrors: Readonly<Record<number, string>> = {
   400: 'Requisição inválida',
   404: routeNotFound,

@@ -9,10 +9,7 @@ export class TurnBatch<T> {
   #items: T[] = []
   #scheduled = false
 
-  /**
-   * `flush` gets what was added during the turn. While `mayFlush` says no, items
-   * wait; call `schedule` once it would say yes.
-   */
+  /** While `mayFlush` says no, items wait: call `schedule` once it would say yes. */
   constructor (private readonly flush: (items: T[]) => void, private readonly mayFlush: () => boolean = () => true) {}
 
   add (item: T): void {
@@ -20,7 +17,6 @@ export class TurnBatch<T> {
     this.schedule()
   }
 
-  /** Flushes at the end of this turn whatever is waiting, unless `mayFlush` holds it back. */
   schedule (): void {
     if (this.#scheduled || this.#items.length === 0 || !this.mayFlush()) return
     this.#scheduled = true

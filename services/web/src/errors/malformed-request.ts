@@ -8,14 +8,10 @@ import { errorBody } from '../schemas/shared.js'
 
 /**
  * Fastify's `clientErrorHandler`: malformed HTTP never reaches the router, so it
- * is answered here, straight on the socket, in the contract's shape and with the
- * headers of every other answer. The request id is a fresh one: no header of a
- * request that could not be parsed is trusted.
+ * is answered on the socket, in the contract's shape, under a fresh request id.
  */
 export function answerMalformedRequest (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse }): void {
-  // When the request before the fault was already answered (a broken body after
-  // a 404, say), a second answer on the socket would corrupt the first: Node's
-  // own handler makes the same check.
+  // A second answer after one already sent (a broken body after a 404) would corrupt it.
   if (error.code === 'ECONNRESET' || !socket.writable || socket._httpMessage?.headersSent === true) {
     socket.destroy()
     return

@@ -13,8 +13,7 @@ export class TurnBatchedOutput {
 
   constructor (fd: number) {
     this.#out = new sonicBoom.SonicBoom({ fd, sync: true })
-    // A reader that went away (EPIPE) must not bring the service down; pino's
-    // own stdout ignores it the same way.
+    // A reader that went away (EPIPE) must not bring the service down, as with pino's stdout.
     this.#out.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'EPIPE') throw err
     })

@@ -4,13 +4,10 @@ import { DependencyUnavailable } from '../errors/dependency-unavailable.js'
 import { GroupCommit, type Counted, type InsertedRow } from './group-commit.js'
 
 /** The `acessos` table: the only place its SQL is written. */
-export interface Accesses {
+interface Accesses {
   /** Inserts one row for `/integracao`, stamped now in UTC; its id once committed. */
   record: (endpoint: '/integracao') => Promise<number>
-  /**
-   * Inserts one row for `/db/test`; its id and the exact number of rows in
-   * `acessos` (the trigger-kept counter) read after that insert committed.
-   */
+  /** Inserts one row for `/db/test`; its id and the exact row count read after it committed. */
   recordAndCount: (endpoint: '/db/test') => Promise<Counted>
 }
 
@@ -23,7 +20,6 @@ declare module 'fastify' {
 export default fp(async function accesses (fastify) {
   const { postgresPool, migrations, config } = fastify
 
-  /** Runs a query once the schema exists; any failure is the database being unavailable. */
   async function query<R extends pg.QueryResultRow> (query: pg.QueryConfig): Promise<R[]> {
     if (!migrations.applied) throw new DependencyUnavailable('database', new Error('database schema is not migrated yet'))
     try {

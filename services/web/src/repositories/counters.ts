@@ -3,7 +3,7 @@ import type { Result } from 'ioredis'
 import { DependencyUnavailable } from '../errors/dependency-unavailable.js'
 
 /** The Redis keys of the contract: the only place their names are written. */
-export interface Counters {
+interface Counters {
   /** `/cache/test`: INCR `contador_acessos` and SET `ultimo_acesso` to `at`; the new count. */
   countAccess: (at: string) => Promise<number>
   /** `/integracao`: INCR `integracao_contador` and SET `integracao_timestamp` to `at`; the new count. */
@@ -18,7 +18,6 @@ declare module 'fastify' {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** Defined below: INCR `counterKey`, then SET `timestampKey` to `at`; the new count. */
     incrementAndStamp: (counterKey: string, timestampKey: string, at: string) => Result<number, Context>
   }
 }
@@ -26,11 +25,9 @@ declare module 'ioredis' {
 export default fp(async function counters (fastify) {
   const { client, run } = fastify.redisConnection
 
-  // One script rather than MULTI, INCR, SET, EXEC: atomic the same way, but one
-  // command for ioredis to build, send and parse instead of four, which was most
-  // of /cache/test's cost (docs/performance.md). A counter that cannot be
-  // incremented fails the script before the SET. ioredis sends EVALSHA and
-  // falls back to EVAL when Redis has lost its script cache (a restart).
+  // One script rather than MULTI, INCR, SET, EXEC: as atomic, and one command for
+  // ioredis to build, send and parse instead of four. ioredis sends EVALSHA and
+  // falls back to EVAL when Redis has lost its script cache.
   client.defineCommand('incrementAndStamp', {
     numberOfKeys: 2,
     lua: "local count = redis.call('INCR', KEYS[1]) redis.call('SET', KEYS[2], ARGV[1]) return count"

@@ -12,16 +12,11 @@ type Caller = { endpoint: string, reject: (err: unknown) => void } & (
 )
 
 /**
- * Group commit: the rows asked for in one turn of the event loop (per-turn.ts)
- * go to PostgreSQL as one statement, one commit and one trigger call, and one
- * read of the total after that commit serves every caller of the group that
- * wants it. While `maxInFlight` groups are at the database the next group keeps
- * growing, so a burst never takes more than that many pool connections.
- *
- * A caller is answered only after the statement holding its row committed, with
- * an id no other caller gets; a total counts every row committed before it was
- * read. A failed statement rejects every caller of its group, a failed total
- * read only the callers that wanted it.
+ * Group commit: the rows asked for in one turn (per-turn.ts) go to PostgreSQL as
+ * one statement, and one read of the total after its commit serves the whole
+ * group. While `maxInFlight` groups are out the next one grows, so a burst takes
+ * no more connections than that. A caller is answered after its row committed; a
+ * failed statement fails its whole group, a failed total only those who wanted it.
  */
 export class GroupCommit {
   #inFlight = 0

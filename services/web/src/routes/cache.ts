@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { commonErrorResponses, ErrorBody, Timestamp } from '../schemas/shared.js'
 import { utcTimestamp } from '../time.js'
 
-export const CacheTestBody = Type.Object({
+const CacheTestBody = Type.Object({
   status: Type.Literal('sucesso'),
   contador: Type.Integer({ minimum: 1 }),
   ultimo_acesso: Timestamp,

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { commonErrorResponses, ErrorBody } from '../schemas/shared.js'
 
-export const DbTestBody = Type.Object({
+const DbTestBody = Type.Object({
   status: Type.Literal('sucesso'),
   acesso_id: Type.Integer({ minimum: 1 }),
   total_acessos: Type.Integer({ minimum: 1 }),

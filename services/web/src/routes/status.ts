@@ -20,7 +20,7 @@ const Disconnected = Type.Object({
 
 const DependencyStatus = Type.Union([Connected, Disconnected])
 
-export const StatusBody = Type.Object({
+const StatusBody = Type.Object({
   servico: Type.Literal('web'),
   status: Type.Literal('online'),
   timestamp: Timestamp,

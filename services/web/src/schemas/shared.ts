@@ -16,8 +16,5 @@ export const commonErrorResponses = {
   500: ErrorBody
 }
 
-/**
- * UTC, to the second, no offset: `2025-11-19T21:30:00`. The example is what
- * /docs shows; Swagger UI would otherwise invent one from the pattern.
- */
+/** UTC, to the second, no offset; the example stops Swagger UI inventing one from the pattern. */
 export const Timestamp = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$', examples: ['2025-11-19T21:30:00'] })

@@ -1,14 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 
-export interface Drain {
-  /** True from the first shutdown signal on: readiness fails with `encerrando`. */
+interface Drain {
+  /** True from the first shutdown signal on. */
   readonly active: boolean
-  /**
-   * Starts draining: from now on every answer, including those of requests
-   * already in flight, carries `Connection: close`. Resolves SHUTDOWN_DELAY_MS
-   * later, when the listener may close.
-   */
+  /** From now on every answer carries `Connection: close`; resolves SHUTDOWN_DELAY_MS later. */
   begin: () => Promise<void>
 }
 
@@ -19,17 +15,10 @@ declare module 'fastify' {
 }
 
 /**
- * A balancer (or a Kubernetes Service) keeps sending requests for a moment after
- * the shutdown signal, until its health check sees the readiness probe fail. The
- * service keeps serving them meanwhile, and tells each client to reconnect, so
- * no keep-alive connection stays pinned to a process about to go. Node's close()
- * ends only the idle keep-alive connections; one whose request is in flight would
- * stay open after its answer, holding the exit, without this header.
- *
- * The header is added in onSend, just before an answer's headers go out, so a
- * request already in flight when the drain begins gets it too, with no record of
- * the requests in flight (a listener per request cost more than this hook:
- * docs/performance.md).
+ * A balancer keeps sending requests until its health check sees readiness fail:
+ * they are served, and each client is told to reconnect elsewhere. The header is
+ * set in onSend, so a request already in flight when the drain begins gets it too,
+ * and its connection does not outlive the listener.
  */
 export default fp(async function drain (fastify) {
   const delayMs = fastify.config.SHUTDOWN_DELAY_MS

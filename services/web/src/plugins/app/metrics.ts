@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 // Prometheus text format at /metrics. A registry per instance, not prom-client's
-// global one, so several apps in one process (the tests) never collide.
+// global one, so several apps in one process never collide.
 export default fp(async function metrics (fastify) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })

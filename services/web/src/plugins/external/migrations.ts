@@ -11,7 +11,7 @@ const MIGRATIONS = fileURLToPath(new URL('../../../migrations/*.sql', import.met
 export const MIGRATION_LOCK = 4_357_102_388
 
 export interface Migrations {
-  /** True once every migration has been applied: until then the schema-dependent queries must not run. */
+  /** Until true, the schema-dependent queries must not run. */
   readonly applied: boolean
 }
 
