@@ -90,7 +90,7 @@ t.test('inserts queued while a group is at PostgreSQL leave as one statement; at
 })
 
 t.test('a group whose statement fails answers every request in it the documented 503, none an id, and the next total is exact', async (t) => {
-  // The default DEPENDENCY_TIMEOUT_MS (800 ms) is the statement timeout that fails the group.
+  // The default DEPENDENCY_TIMEOUT_MS is the statement timeout that fails the group.
   const { app, config } = await buildTestApp(t)
   const before = await Promise.all(Array.from({ length: 5 }, () => app.inject('/db/test')))
   const highest = Math.max(...before.map((response) => checkBody(t, response, 200, dbTestSchema).total_acessos))

@@ -13,7 +13,7 @@ import { checkBody } from '../helpers/app.js'
 import { checkDocsInBrowser, ensureChromium, screenshotPath } from '../helpers/browser.js'
 import { endpoints } from '../helpers/endpoints.js'
 import { fetchResponse } from '../helpers/server.js'
-import { timed, waitUntil } from '../helpers/timing.js'
+import { ERROR_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
 import { composeDocument, webStopGracePeriodMs } from '../helpers/compose.js'
 import { createStack, type Stack } from './stack.js'
 
@@ -152,7 +152,7 @@ async function checkStack (stack: Stack): Promise<void> {
 
       const { result, ms } = await timed(() => get(outage.endpoint))
       t.same(checkBody(t, result, 503, outage.schema), { status: 'erro', erro: outage.erro })
-      t.ok(ms < 2000, `${outage.endpoint} answered 503 in ${Math.round(ms)} ms`)
+      t.ok(ms < ERROR_WITHIN_MS, `${outage.endpoint} answered 503 in ${Math.round(ms)} ms`)
       const status = checkBody(t, await get('/'), 200, statusSchema)
       t.match(status.servicos[outage.statusKey], { status: 'desconectado', erro: outage.statusErro })
       checkBody(t, await get(outage.other.endpoint), 200, outage.other.schema)

@@ -1,4 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ConfigSchema } from '../../src/config.js'
+
+/** The documented bound on one connection attempt or one query to PostgreSQL or Redis: the setting's default. */
+export const DEPENDENCY_TIMEOUT_MS: number = ConfigSchema.properties.DEPENDENCY_TIMEOUT_MS.default
+/** `/` waits for one ping: a connection, then its answer. */
+export const STATUS_WITHIN_MS = 2 * DEPENDENCY_TIMEOUT_MS
+/** A failing endpoint's call may first wait for the group ahead of it at the database. */
+export const ERROR_WITHIN_MS = 3 * DEPENDENCY_TIMEOUT_MS
 
 /** Runs `work` and says how long it took, in milliseconds. */
 export async function timed<T> (work: () => Promise<T>): Promise<{ result: T, ms: number }> {

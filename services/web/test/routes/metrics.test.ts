@@ -47,7 +47,7 @@ t.test('/metrics puts each duration in the buckets at or above it, cumulatively'
 })
 
 t.test('/metrics reports the pool as PostgreSQL sees it, the Redis connection and the process', async (t) => {
-  // Enough time for a query held on a lock, not the 800 ms default.
+  // Enough time for a query held on a lock, longer than the default.
   const { app, config } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '5000' })
   // Four queries at once, each on a connection of its own (requests would not do:
   // the pings of a turn share one query, a burst of inserts is one group).

@@ -8,14 +8,11 @@ import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { buildTestApp, checkBody, level, type TestApp } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { timed, waitUntil } from '../helpers/timing.js'
+import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
 
 // Each outage has its own proxies, app, database and Redis DB, and mostly waits on timeouts.
 t.jobs = 5
 
-// The contract: a dead dependency answers within about 2 s, `/` within about 1 s.
-const ERROR_WITHIN_MS = 2500
-const STATUS_WITHIN_MS = 1500
 // Redis reconnects with a back-off capped at 2 s; PostgreSQL on the next request.
 const RECOVERY_WITHIN_MS = 5000
 

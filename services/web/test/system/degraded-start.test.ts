@@ -9,7 +9,7 @@ import { buildAppOn, checkBody, isolatedEnv } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { fetchResponse as get, startServer } from '../helpers/server.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { timed, waitUntil } from '../helpers/timing.js'
+import { STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
 import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 
 // Loading the modules alone takes a couple of seconds on a busy 2-core box; what
@@ -19,7 +19,6 @@ import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 t.jobs = 3
 
 const LISTENS_WITHIN_MS = 8000
-const STATUS_WITHIN_MS = 1500
 // Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
 const WORKS_WITHIN_MS = 5000
 
