@@ -12,10 +12,10 @@ import migrations from './plugins/external/migrations.js'
 import errors from './plugins/app/errors.js'
 import responseHeaders from './plugins/app/response-headers.js'
 import drain from './plugins/app/drain.js'
-import accesses from './repositories/accesses.js'
-import counters from './repositories/counters.js'
 import metrics from './plugins/app/metrics.js'
 import docs from './plugins/app/docs.js'
+import accesses from './repositories/accesses.js'
+import counters from './repositories/counters.js'
 import health from './routes/health.js'
 import status from './routes/status.js'
 import db from './routes/db.js'
@@ -27,9 +27,9 @@ interface BuildOptions {
 }
 
 /**
- * Builds the whole service without listening (`server.ts` listens, tests
- * inject): drivers first, then the service's own plugins, then the routes.
- * Each plugin names what it needs, so a wrong order fails here, at boot.
+ * Builds the whole service without listening: drivers, the service's own
+ * plugins, the repositories, then the routes. Each plugin names what it needs,
+ * so a wrong order fails here, at boot.
  */
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const app = Fastify({
@@ -55,10 +55,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(errors)
   await app.register(responseHeaders)
   await app.register(drain)
-  await app.register(accesses)
-  await app.register(counters)
   await app.register(metrics)
   await app.register(docs)
+
+  await app.register(accesses)
+  await app.register(counters)
 
   await app.register(health)
   await app.register(status)
