@@ -10,7 +10,7 @@ import { integracaoSchema } from '../../src/routes/integracao.js'
 import { readySchema } from '../../src/routes/health.js'
 import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { checkBody } from '../helpers/app.js'
-import { checkDocsInBrowser, ensureChromium, screenshotPath } from '../helpers/browser.js'
+import { checkDocsInBrowser, launchBrowser, openDocs, screenshotPath } from '../helpers/browser.js'
 import { endpoints } from '../helpers/endpoints.js'
 import { fetchResponse } from '../helpers/server.js'
 import { timed, waitUntil } from '../helpers/timing.js'
@@ -78,9 +78,50 @@ async function checkStack (stack: Stack): Promise<void> {
     t.match(metrics.body, /http_request_duration_seconds_count\{method="GET",route="\/db\/test",status_code="200"\} [1-9]/)
   })
 
-  await t.test('/docs works in a real browser against the container (read-only root, no CSP in the way)', async (t) => {
-    await ensureChromium(t)
-    await checkDocsInBrowser(t, stack.url, screenshotPath('e2e-docs'))
+  await t.test('/docs in headless Chromium', async (t) => {
+    const browser = await launchBrowser(t)
+
+    await t.test('works against the container (read-only root, no CSP in the way): lists the endpoints and runs GET /cache/test', async (t) => {
+      await checkDocsInBrowser(t, browser, stack.url, screenshotPath('e2e-docs'))
+    })
+
+    // Negative controls: the same page with the UI's assets blocked must be
+    // reported broken, or the check above could pass on a page nobody can use.
+    await t.test('every asset blocked: reported, nothing renders', async (t) => {
+      const report = await openDocs(browser, stack.url, {
+        screenshot: screenshotPath('e2e-docs-assets-blocked'),
+        prepare: (page) => page.route('**/docs/static/**', (route) => route.abort())
+      })
+      t.ok(report.problems.some((problem) => /\/docs\/static\/swagger-ui-bundle\.js failed/.test(problem)), 'the script that failed is named')
+      t.ok(report.problems.includes('Swagger UI did not load'), 'the UI is reported missing')
+      t.same(report.operations, [])
+      t.equal(report.cacheTest, undefined)
+    })
+
+    await t.test('only the stylesheet blocked: the page works but is reported', async (t) => {
+      const report = await openDocs(browser, stack.url, {
+        screenshot: screenshotPath('e2e-docs-css-blocked'),
+        prepare: (page) => page.route('**/swagger-ui.css', (route) => route.abort()),
+        tryCacheTest: false
+      })
+      t.ok(report.problems.some((problem) => /\/docs\/static\/swagger-ui\.css failed/.test(problem)), 'the stylesheet is named')
+      t.same(report.operations.map(({ path }) => path).filter((path) => endpoints.some(({ url }) => url === path)).sort(),
+        endpoints.map(({ url }) => url).sort(), 'the operations are still listed')
+    })
+
+    // What a security header added in front of the service (helmet, a proxy)
+    // does when it does not allow the UI's scripts.
+    await t.test('a Content-Security-Policy that forbids scripts: the violation is reported', async (t) => {
+      const report = await openDocs(browser, stack.url, {
+        screenshot: screenshotPath('e2e-docs-csp-blocked'),
+        prepare: (page) => page.route((url) => url.pathname.replace(/\/$/, '') === '/docs', async (route) => {
+          const response = await route.fetch()
+          await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': "script-src 'none'" } })
+        })
+      })
+      t.ok(report.problems.some((problem) => /^CSP violation: script-src-elem blocked http:\/\/127\.0\.0\.1:\d+\/docs\/static\/swagger-ui-bundle\.js$/.test(problem)), 'the refused script is reported')
+      t.same(report.operations, [], 'nothing renders')
+    })
   })
 
   await t.test('containers are hardened as compose.yaml says', async (t) => {

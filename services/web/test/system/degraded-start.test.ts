@@ -12,13 +12,12 @@ import { connectDatabase, services } from '../helpers/services.js'
 import { timed, waitUntil } from '../helpers/timing.js'
 import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 
-// Loading the modules alone takes a couple of seconds on a busy 2-core box; what
-// this rules out is waiting on the dependencies (a client waiting for `ready`
-// would hold the start until Fastify's 10 s plugin timeout, or for ever).
+// The start must not wait on the dependencies: a client waiting for `ready`
+// would hold it for ever, or until Fastify's plugin timeout fails it. How long
+// loading the modules takes depends on the machine, so no duration is asserted.
 // Each start has its own proxies, server, database and Redis DB, and mostly waits.
 t.jobs = 3
 
-const LISTENS_WITHIN_MS = 8000
 const STATUS_WITHIN_MS = 1500
 // Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
 const WORKS_WITHIN_MS = 5000
@@ -37,8 +36,8 @@ for (const outage of outages) {
     const { result: server, ms } = await timed(async () =>
       await startServer(t, { ...env, DB_PORT: String(db.port), REDIS_PORT: String(cache.port) }))
 
-    await t.test(`node dist/server.js still listens within ${LISTENS_WITHIN_MS} ms`, async (t) => {
-      t.ok(ms < LISTENS_WITHIN_MS, `listening after ${Math.round(ms)} ms`)
+    await t.test('node dist/server.js still starts and listens, both still down', async (t) => {
+      t.equal(server.child.exitCode, null, `listening after ${Math.round(ms)} ms, running`)
     })
 
     await t.test(`/ answers 200 within ${STATUS_WITHIN_MS} ms with both desconectado`, async (t) => {
