@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,12 +37,22 @@ export function ownerIn (text: string): Owner | undefined {
 
 /** True when `owner` was a process of this machine and has ended: what it left is nobody's. */
 export function isGone (owner: Owner): boolean {
-  if (owner.host !== HOST) return false
+  return owner.host === HOST && !isRunning(owner.pid)
+}
+
+/** Whether process `pid` runs: a killed process that its parent has not reaped yet (a zombie) does not. */
+export function isRunning (pid: number): boolean {
   try {
-    process.kill(owner.pid, 0)
-    return false
+    process.kill(pid, 0)
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+  try {
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true
   }
 }
 
