@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
@@ -112,18 +113,27 @@ async function orphanClaim (client: Redis): Promise<string> {
  * A Redis logical database (1-15) of this test file's own, claimed in its name
  * (`owner.ts`) and flushed when the test ends; one a killed run left claimed is
  * taken over. Two test files never share one, and nobody else's keys are touched.
+ * While running tests hold them all, it waits for one to be given back.
  */
 export async function claimRedisDatabase (t: Test): Promise<number> {
   const claim = `${ownerTag()}_${randomBytes(4).toString('hex')}`
-  for (const db of REDIS_TEST_DATABASES) {
-    const claimed = await withRedisDatabase(db, async (client) =>
-      await client.eval(CLAIM, 1, CLAIM_KEY, claim, await orphanClaim(client)) === 1)
-    if (claimed) {
-      t.teardown(() => withRedisDatabase(db, (client) => client.eval(RELEASE, 1, CLAIM_KEY, claim)))
-      return db
+  for (;;) {
+    let heldByTests = 0
+    for (const db of REDIS_TEST_DATABASES) {
+      const claimed = await withRedisDatabase(db, async (client) => {
+        if (await client.eval(CLAIM, 1, CLAIM_KEY, claim, await orphanClaim(client)) === 1) return true
+        if (await client.exists(CLAIM_KEY) === 1) heldByTests++
+        return false
+      })
+      if (claimed) {
+        t.teardown(() => withRedisDatabase(db, (client) => client.eval(RELEASE, 1, CLAIM_KEY, claim)))
+        return db
+      }
     }
+    // Tests that are running give theirs back when they end; keys of anybody else stay.
+    if (heldByTests === 0) throw new Error('no Redis logical database (1-15) is free for the tests: each holds keys that are not a test\'s')
+    await sleep(100)
   }
-  throw new Error('no Redis logical database (1-15) is free for the tests: each holds keys of its own or the claim of a running test')
 }
 
 /** Flushes the Redis databases claimed by an owner that has ended; returns their numbers. */
