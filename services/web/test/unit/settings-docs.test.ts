@@ -42,7 +42,7 @@ t.test('docs/configuration.md\'s table is the schema\'s', async (t) => {
       `| \`${name}\` | ${fallback === undefined ? '—' : `\`${fallback}\``} | ${description} |`)
   ].join('\n') + '\n'
   if (!t.equal(table, expected, 'the settings table matches the config schema')) {
-    t.comment(`paste this table between the settings markers of docs/configuration.md:\n\n${expected}`)
+    process.stderr.write(`paste this table between the settings markers of docs/configuration.md:\n\n${expected}\n`)
   }
 })
 
