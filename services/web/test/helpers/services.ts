@@ -25,7 +25,7 @@ export const services = {
 
 /** Runs `work` on the maintenance database, where databases are created and dropped. */
 export async function withMaintenanceClient<T> (work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...services.db, database: 'postgres', connectionTimeoutMillis: 3000 })
+  const client = new pg.Client({ ...services.db, database: 'postgres' })
   await client.connect()
   try {
     return await work(client)
