@@ -1,6 +1,6 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test e2e test-cluster bench dev clean psql redis-cli monitoring
+.PHONY: help up down logs ps test e2e test-cluster ci bench dev clean psql redis-cli monitoring
 
 # docker compose with the given arguments, after the check that Docker with
 # Compose v2 answers (one line saying what is missing, otherwise).
@@ -21,7 +21,7 @@ logs: ## Follow the logs of every service
 ps: ## Show the services and their health
 	$(COMPOSE) ps
 
-test: ## Lint, typecheck, build, lint compose, run the tests (against compose's db and cache, or local services), then e2e when Docker answers
+test: ## Lint, typecheck, build, lint compose, run the tests (against compose's db and cache, or local services)
 	@scripts/test.sh
 
 e2e: ## Run the end-to-end suite over the whole compose stack, on throwaway projects
@@ -29,6 +29,8 @@ e2e: ## Run the end-to-end suite over the whole compose stack, on throwaway proj
 
 test-cluster: ## Three replicas behind haproxy on network-namespace hosts: restarts, kill -9, a cut-off database (root)
 	@services/web/test/cluster/run.sh
+
+ci: test e2e test-cluster ## Everything CI runs: make test, make e2e, make test-cluster
 
 bench: ## Run the benchmark (bench/run.sh)
 	@bench/run.sh

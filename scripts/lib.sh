@@ -73,3 +73,17 @@ start_dependencies () {
 secrets_dir () {
   echo "${SECRETS_DIR:-$top/secrets}"
 }
+
+# Removes, with their volumes, the compose projects named PREFIX-PID whose
+# process PID has ended: what runs that were killed left behind.
+drop_orphan_projects () {
+  local prefix=$1 project pid
+  for project in $(docker ps -a --filter "label=com.docker.compose.project" \
+      --format '{{.Label "com.docker.compose.project"}}' | grep -E "^$prefix-[0-9]+\$" | sort -u); do
+    pid=${project#"$prefix"-}
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "removing compose project $project, left by a run that ended (process $pid is gone)"
+      SECRETS_DIR=$(mktemp -d) compose_for "$project" down -v --remove-orphans >/dev/null 2>&1 || true
+    fi
+  done
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: static checks and build, then the test suite against a throwaway
 # compose project's db and cache when Docker with Compose v2 answers, else against
-# local services; then, with Docker, the end-to-end suite over the whole stack.
+# local services. The end-to-end suite over the whole stack is make e2e.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/node.sh"
@@ -15,7 +15,10 @@ npx dclint "$top/compose.yaml" "$top/compose.test.yaml"
 
 missing=$(compose_missing)
 if [ -z "$missing" ]; then
-  project=web-test
+  # Named after this run, so that runs never share one, and one a killed run
+  # left behind is recognised as nobody's and removed.
+  drop_orphan_projects web-test
+  project=web-test-$$
   echo "make test: Docker with Compose v2 answers: testing against db and cache of compose project $project"
   # Secrets of its own: the user's secrets/ belong to their stack's volumes.
   SECRETS_DIR=$(mktemp -d)
@@ -31,10 +34,3 @@ else
 fi
 echo "make test: Node $(node --version)"
 npm test
-
-if [ -z "$missing" ]; then
-  echo "make test: end-to-end suite over the whole compose stack (make e2e)"
-  "$top/scripts/e2e.sh"
-else
-  echo "make test: end-to-end suite SKIPPED, because $missing"
-fi

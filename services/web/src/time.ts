@@ -2,4 +2,3 @@
 export function utcTimestamp (date = new Date()): string {
   return date.toISOString().slice(0, 19)
 }
-

@@ -54,7 +54,7 @@ async function burstBehindLock (app: TestApp['app'], admin: pg.Client, observer:
   const first = app.inject('/db/test')
   await waitUntil(async () => (await observer.query(
     "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web' AND wait_event_type = 'Lock'", [database]
-  )).rowCount! > 0, 2000, 'an insert waiting on the lock')
+  )).rowCount! > 0, 'an insert waiting on the lock')
   const dbTests = [first, ...Array.from({ length: DB_TESTS - 1 }, () => app.inject('/db/test'))]
   const integracoes = Array.from({ length: INTEGRACOES }, () => app.inject('/integracao'))
   // inject dispatches every request within a few event-loop turns.

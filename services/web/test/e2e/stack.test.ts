@@ -10,11 +10,11 @@ import { integracaoSchema } from '../../src/routes/integracao.js'
 import { readySchema } from '../../src/routes/health.js'
 import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { checkBody } from '../helpers/app.js'
-import { checkDocsInBrowser, ensureChromium, screenshotPath } from '../helpers/browser.js'
+import { checkDocsInBrowser, launchBrowser, openDocs, screenshotPath } from '../helpers/browser.js'
 import { endpoints } from '../helpers/endpoints.js'
 import { fetchResponse } from '../helpers/server.js'
 import { ERROR_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
-import { composeDocument, webStopGracePeriodMs } from '../helpers/compose.js'
+import { composeDocument } from '../helpers/compose.js'
 import { createStack, type Stack } from './stack.js'
 
 // The whole stack as `make up` starts it, web in the container built from its
@@ -78,9 +78,50 @@ async function checkStack (stack: Stack): Promise<void> {
     t.match(metrics.body, /http_request_duration_seconds_count\{method="GET",route="\/db\/test",status_code="200"\} [1-9]/)
   })
 
-  await t.test('/docs works in a real browser against the container (read-only root, no CSP in the way)', async (t) => {
-    await ensureChromium(t)
-    await checkDocsInBrowser(t, stack.url, screenshotPath('e2e-docs'))
+  await t.test('/docs in headless Chromium', async (t) => {
+    const browser = await launchBrowser(t)
+
+    await t.test('works against the container (read-only root, no CSP in the way): lists the endpoints and runs GET /cache/test', async (t) => {
+      await checkDocsInBrowser(t, browser, stack.url, screenshotPath('e2e-docs'))
+    })
+
+    // Negative controls: the same page with the UI's assets blocked must be
+    // reported broken, or the check above could pass on a page nobody can use.
+    await t.test('every asset blocked: reported, nothing renders', async (t) => {
+      const report = await openDocs(browser, stack.url, {
+        screenshot: screenshotPath('e2e-docs-assets-blocked'),
+        prepare: (page) => page.route('**/docs/static/**', (route) => route.abort())
+      })
+      t.ok(report.problems.some((problem) => /\/docs\/static\/swagger-ui-bundle\.js failed/.test(problem)), 'the script that failed is named')
+      t.ok(report.problems.includes('Swagger UI did not load'), 'the UI is reported missing')
+      t.same(report.operations, [])
+      t.equal(report.cacheTest, undefined)
+    })
+
+    await t.test('only the stylesheet blocked: the page works but is reported', async (t) => {
+      const report = await openDocs(browser, stack.url, {
+        screenshot: screenshotPath('e2e-docs-css-blocked'),
+        prepare: (page) => page.route('**/swagger-ui.css', (route) => route.abort()),
+        tryCacheTest: false
+      })
+      t.ok(report.problems.some((problem) => /\/docs\/static\/swagger-ui\.css failed/.test(problem)), 'the stylesheet is named')
+      t.same(report.operations.map(({ path }) => path).filter((path) => endpoints.some(({ url }) => url === path)).sort(),
+        endpoints.map(({ url }) => url).sort(), 'the operations are still listed')
+    })
+
+    // What a security header added in front of the service (helmet, a proxy)
+    // does when it does not allow the UI's scripts.
+    await t.test('a Content-Security-Policy that forbids scripts: the violation is reported', async (t) => {
+      const report = await openDocs(browser, stack.url, {
+        screenshot: screenshotPath('e2e-docs-csp-blocked'),
+        prepare: (page) => page.route((url) => url.pathname.replace(/\/$/, '') === '/docs', async (route) => {
+          const response = await route.fetch()
+          await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': "script-src 'none'" } })
+        })
+      })
+      t.ok(report.problems.some((problem) => /^CSP violation: script-src-elem blocked http:\/\/127\.0\.0\.1:\d+\/docs\/static\/swagger-ui-bundle\.js$/.test(problem)), 'the refused script is reported')
+      t.same(report.operations, [], 'nothing renders')
+    })
   })
 
   await t.test('containers are hardened as compose.yaml says', async (t) => {
@@ -112,7 +153,7 @@ async function checkStack (stack: Stack): Promise<void> {
   await t.test('web logs one JSON line per request, with its reqId', async (t) => {
     const ids = Array.from({ length: 5 }, (_, i) => `e2e-log-${i}-${Date.now()}`)
     for (const id of ids) await get('/cache/test', { headers: { 'x-request-id': id } })
-    await waitUntil(async () => (await webLogs()).some((line) => line.reqId === ids.at(-1)), 5000, 'the last request is logged')
+    await waitUntil(async () => (await webLogs()).some((line) => line.reqId === ids.at(-1)), 'the last request is logged')
     const logs = await webLogs()
     for (const id of ids) {
       const lines = logs.filter((line) => line.reqId === id)
@@ -158,7 +199,7 @@ async function checkStack (stack: Stack): Promise<void> {
       checkBody(t, await get(outage.other.endpoint), 200, outage.other.schema)
 
       await stack.compose('start', outage.service)
-      const recovery = await waitUntil(answers(outage.endpoint, 200), 60_000, `${outage.endpoint} answers 200 again`)
+      const recovery = await waitUntil(answers(outage.endpoint, 200), `${outage.endpoint} answers 200 again`)
       t.comment(`${outage.endpoint}: 503 in ${Math.round(ms)} ms; 200 again ${Math.round(recovery)} ms after compose start returned`)
       t.equal((await stack.inspect('web')).State.StartedAt, webBefore, 'web was not restarted')
 
@@ -176,7 +217,7 @@ async function checkStack (stack: Stack): Promise<void> {
     // From the host: a process cannot SIGKILL its own namespace's init, and
     // `docker kill` counts as a deliberate stop, which no restart policy undoes.
     process.kill(cache.State.Pid, 'SIGKILL')
-    const back = await waitUntil(answers('/cache/test', 200), 60_000, 'cache is back')
+    const back = await waitUntil(answers('/cache/test', 200), 'cache is back')
     t.comment(`cache answered again ${Math.round(back)} ms after the kill`)
     t.equal((await stack.inspect('cache')).RestartCount, cache.RestartCount + 1, 'restarted by its policy')
     const after = checkBody(t, await get('/cache/test'), 200, cacheTestSchema).contador
@@ -185,7 +226,7 @@ async function checkStack (stack: Stack): Promise<void> {
   })
 
   let lastTotal = 0
-  await t.test('docker compose stop web under load: exit 0, quickly, every row written answered 200', async (t) => {
+  await t.test('docker compose stop web under load: exit 0, every row written answered 200', async (t) => {
     const before = checkBody(t, await get('/db/test'), 200, dbTestSchema).total_acessos
     // Keep-alive clients, as a balancer in front would hold them.
     const agent = new Agent({ keepAlive: true, maxSockets: 8 })
@@ -208,20 +249,18 @@ async function checkStack (stack: Stack): Promise<void> {
       }
     }
     const load = Array.from({ length: 8 }, client)
-    await sleep(1000)
+    await waitUntil(() => answered.length >= 50, 'the load under way: 50 answers')
     stopping = true
     const stop = await timed(() => stack.compose('stop', 'web'))
     await Promise.all(load)
     t.comment(`stop took ${Math.round(stop.ms)} ms; outcomes: ${JSON.stringify(outcomes)}`)
+    // Not 1: keep-alive clients did not pin it until SHUTDOWN_TIMEOUT_MS; not 137: nor until compose's SIGKILL.
     t.equal((await stack.inspect('web')).State.ExitCode, 0, 'web exited 0')
-    // Keep-alive clients must not pin the process until compose's SIGKILL draws near.
-    t.ok(stop.ms < await webStopGracePeriodMs() / 2, `stopped in ${Math.round(stop.ms)} ms, under half of stop_grace_period`)
     t.same(Object.keys(outcomes).filter((kind) => kind.startsWith('HTTP') && kind !== 'HTTP 200'), [], 'no error answer: the pool outlives the requests')
-    t.ok(answered.length > 50, `${answered.length} requests answered 200 during the load`)
     t.equal(new Set(answered).size, answered.length, 'distinct ids')
 
     await stack.compose('start', 'web')
-    await waitUntil(answers('/health/ready', 200), 60_000, 'web is ready again')
+    await waitUntil(answers('/health/ready', 200), 'web is ready again')
     const after = checkBody(t, await get('/db/test'), 200, dbTestSchema)
     // Rows written during the load: after − before − 1 (this last request).
     // Each got its 200; a request dropped mid-flight would be a row beyond them.

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { Value } from '@sinclair/typebox/value'
@@ -7,6 +6,7 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import type { Test } from 'tap'
 import { buildApp, type App } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { ownedTempDir } from './owner.js'
 import { claimRedisDatabase, createDatabase, services } from './services.js'
 
 /**
@@ -31,8 +31,7 @@ export async function isolatedEnv (t: Test): Promise<NodeJS.ProcessEnv> {
 
 async function passwordFile (t: Test, name: string, password: string | undefined): Promise<NodeJS.ProcessEnv> {
   if (password === undefined) return {}
-  const dir = await mkdtemp(join(tmpdir(), 'web-test-secret-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const dir = await ownedTempDir(t, 'secret')
   const file = join(dir, 'password')
   await writeFile(file, `${password}\n`, { mode: 0o600 })
   return { [name]: file }

@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { OWNER_VARIABLE, ownedTempDir, ownerTag } from './owner.js'
 import { freePort } from './server.js'
 import { waitUntil } from './timing.js'
 
@@ -25,7 +23,7 @@ export interface PrivateRedis {
  */
 export async function privateRedis (t: Test, flags: string[]): Promise<PrivateRedis> {
   const port = await freePort()
-  const dir = await mkdtemp(join(tmpdir(), 'web-test-redis-'))
+  const dir = await ownedTempDir(t, 'redis')
   let server: ChildProcess | undefined
 
   const ping = async () => {
@@ -46,7 +44,6 @@ export async function privateRedis (t: Test, flags: string[]): Promise<PrivateRe
       server.kill('SIGKILL')
       await once(server, 'exit')
     }
-    await rm(dir, { recursive: true, force: true })
   })
 
   return {
@@ -55,8 +52,8 @@ export async function privateRedis (t: Test, flags: string[]): Promise<PrivateRe
     async start () {
       server = spawn('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...flags, '--save', ''
-      ], { stdio: 'ignore' })
-      await waitUntil(ping, 5000, `redis-server on ${port}`)
+      ], { stdio: 'ignore', env: { ...process.env, [OWNER_VARIABLE]: ownerTag() } })
+      await waitUntil(ping, `redis-server on ${port}`)
     },
     async shutdown () {
       const running = server

@@ -13,7 +13,10 @@ const DB_TEST_BURST = 60
 const oneTo = (count: number) => Array.from({ length: count }, (_, index) => index + 1)
 
 t.test(`${REQUESTS} concurrent requests over HTTP, mixed across the four endpoints`, async (t) => {
-  const { app, config } = await buildTestApp(t)
+  // What is checked is what concurrency does to ids, totals and counters; on a
+  // busy machine a burst this size may take longer than the dependency timeout,
+  // whose 503 has tests of its own (routes/outages.test.ts).
+  const { app, config } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '60000' })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   const get = async (url: string) => await fetchResponse(`http://127.0.0.1:${port}${url}`)

@@ -46,7 +46,7 @@ t.test('/health/ready answers 503 naming the migrations while PostgreSQL answers
     status: 'erro', erro: 'Serviço não está pronto', falhas: ['migrations']
   })
   await replica.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
-  await waitUntil(async () => (await app.inject('/health/ready')).statusCode === 200, 3000, 'ready once migrated')
+  await waitUntil(async () => (await app.inject('/health/ready')).statusCode === 200, 'ready once migrated')
 })
 
 t.test('health probes stay out of the request log at info level', async (t) => {

@@ -61,7 +61,7 @@ for (const dependency of dependencies) {
       const proxy = await startProxy(t, dependency.target)
       const { app, logs } = await buildTestApp(t, { [dependency.portVariable]: String(proxy.port) })
       // Idle pool clients and a ready Redis connection are what an outage breaks.
-      for (const url of ['/db/test', '/cache/test', '/integracao']) await waitUntil(answersOk(app, url), 2000, url)
+      for (const url of ['/db/test', '/cache/test', '/integracao']) await waitUntil(answersOk(app, url), url)
       const outageStart = logs.length
       await outage.start(proxy)
 
@@ -104,7 +104,7 @@ for (const dependency of dependencies) {
         // A little longer out, so Redis's reconnect back-off has grown.
         await sleep(1000)
         await proxy.restore()
-        const ms = await waitUntil(answersOk(app, dependency.endpoint), RECOVERY_WITHIN_MS, `200 on ${dependency.endpoint}`)
+        const ms = await waitUntil(answersOk(app, dependency.endpoint), `200 on ${dependency.endpoint}`, RECOVERY_WITHIN_MS)
         t.comment(`first 200 on ${dependency.endpoint} ${Math.round(ms)} ms after ${dependency.name} came back`)
         checkBody(t, await app.inject('/integracao'), 200, integracaoSchema)
         const body = checkBody(t, await app.inject('/'), 200, statusSchema)
@@ -134,7 +134,7 @@ t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes
     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web'",
     [config.DB_NAME]
   )
-  await waitUntil(() => app.postgresPool.stats().idle === 0, 2000, 'the pool drops its killed clients')
+  await waitUntil(() => app.postgresPool.stats().idle === 0, 'the pool drops its killed clients')
 
   const killed = logs.length
   checkBody(t, await app.inject('/db/test'), 200, dbTestSchema)

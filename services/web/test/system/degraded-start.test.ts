@@ -12,13 +12,12 @@ import { connectDatabase, services } from '../helpers/services.js'
 import { STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
 import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 
-// Loading the modules alone takes a couple of seconds on a busy 2-core box; what
-// this rules out is waiting on the dependencies (a client waiting for `ready`
-// would hold the start until Fastify's 10 s plugin timeout, or for ever).
+// The start must not wait on the dependencies: a client waiting for `ready`
+// would hold it for ever, or until Fastify's plugin timeout fails it. How long
+// loading the modules takes depends on the machine, so no duration is asserted.
 // Each start has its own proxies, server, database and Redis DB, and mostly waits.
 t.jobs = 3
 
-const LISTENS_WITHIN_MS = 8000
 // Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
 const WORKS_WITHIN_MS = 5000
 
@@ -36,8 +35,8 @@ for (const outage of outages) {
     const { result: server, ms } = await timed(async () =>
       await startServer(t, { ...env, DB_PORT: String(db.port), REDIS_PORT: String(cache.port) }))
 
-    await t.test(`node dist/server.js still listens within ${LISTENS_WITHIN_MS} ms`, async (t) => {
-      t.ok(ms < LISTENS_WITHIN_MS, `listening after ${Math.round(ms)} ms`)
+    await t.test('node dist/server.js still starts and listens, both still down', async (t) => {
+      t.equal(server.child.exitCode, null, `listening after ${Math.round(ms)} ms, running`)
     })
 
     await t.test(`/ answers 200 within ${STATUS_WITHIN_MS} ms with both desconectado`, async (t) => {
@@ -60,8 +59,7 @@ for (const outage of outages) {
       // Long enough for several migration and reconnection attempts.
       await sleep(2000)
       await Promise.all([db.restore(), cache.restore()])
-      const elapsed = await waitUntil(async () => (await get(`${server.url}/integracao`)).statusCode === 200,
-        WORKS_WITHIN_MS, '200 on /integracao')
+      const elapsed = await waitUntil(async () => (await get(`${server.url}/integracao`)).statusCode === 200, '200 on /integracao', WORKS_WITHIN_MS)
       t.comment(`first 200 on /integracao ${Math.round(elapsed)} ms after both came back`)
       checkBody(t, await get(`${server.url}/db/test`), 200, dbTestSchema)
       t.match(checkBody(t, await get(`${server.url}/cache/test`), 200, cacheTestSchema), { contador: 1 })
@@ -102,7 +100,7 @@ t.test('migrations started while PostgreSQL was down wait for the lock another r
   t.equal((await app.inject('/db/test')).statusCode, 503)
 
   await replica.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
-  const elapsed = await waitUntil(async () => (await app.inject('/db/test')).statusCode === 200, 2000, '200 on /db/test')
+  const elapsed = await waitUntil(async () => (await app.inject('/db/test')).statusCode === 200, '200 on /db/test')
   t.comment(`first 200 on /db/test ${Math.round(elapsed)} ms after the lock was released`)
   t.same(logs.filter((line) => line.msg === 'migration applied').map((line) => line.version), [1, 2])
 })

@@ -1,6 +1,6 @@
+import { readFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { readySchema } from '../../src/routes/health.js'
@@ -46,12 +46,24 @@ async function serverUnderLoad (t: Test, count: number, env: NodeJS.ProcessEnv =
   const db = await startProxy(t, services.db)
   const server = await startServer(t, { ...await isolatedEnv(t), DB_PORT: String(db.port), DEPENDENCY_TIMEOUT_MS: HELD_MS, ...env })
   // Migrated and connected before the freeze, so what waits is the requests.
-  await waitUntil(async () => (await fetchResponse(`${server.url}/db/test`)).statusCode === 200, 5000, 'a first 200')
+  await waitUntil(async () => (await fetchResponse(`${server.url}/db/test`)).statusCode === 200, 'a first 200')
   db.freeze()
   const inFlight = Array.from({ length: count }, (_, index) => request(server.url, routes[index % routes.length]!))
-  // Loopback: long enough for the server to have read every request.
-  await sleep(1000)
+  await waitUntil(async () => await requestsRead(server) >= count, `the server has read all ${count} requests`)
   return { db, server, inFlight }
+}
+
+/**
+ * The connections to the server whose request it has read: accepted, and nothing
+ * left unread in their receive queue (/proc/net/tcp, loopback IPv4).
+ */
+async function requestsRead (server: RunningServer): Promise<number> {
+  const port = Number(new URL(server.url).port).toString(16).toUpperCase().padStart(4, '0')
+  const ESTABLISHED = '01'
+  return (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1).filter((line) => {
+    const [, local, , state, queues] = line.trim().split(/\s+/)
+    return local?.endsWith(`:${port}`) && state === ESTABLISHED && queues?.endsWith(':00000000')
+  }).length
 }
 
 async function refusesConnections (server: RunningServer): Promise<boolean> {
@@ -66,24 +78,21 @@ async function refusesConnections (server: RunningServer): Promise<boolean> {
   }
 }
 
+/** Signals the server while its requests are held, and says whether it refused new connections before any was answered. */
 async function stop (server: RunningServer, signal: NodeJS.Signals, db: Proxy) {
   const signalled = performance.now()
   server.child.kill(signal)
-  const stopsAccepting = await waitUntil(() => refusesConnections(server), 1000, 'new connections refused')
+  await waitUntil(() => refusesConnections(server), 'new connections refused')
   await db.restore()
   const code = await server.exited
-  return { code, exitedAfterMs: performance.now() - signalled, stopsAccepting }
+  return { code, exitedAfterMs: performance.now() - signalled }
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`on ${signal} under load`, async (t) => {
     const { db, server, inFlight } = await serverUnderLoad(t, 60)
-    const { code, exitedAfterMs, stopsAccepting } = await stop(server, signal, db)
+    const { code, exitedAfterMs } = await stop(server, signal, db)
     const outcomes = await Promise.all(inFlight)
-
-    await t.test('stops accepting new connections at once', async (t) => {
-      t.ok(stopsAccepting < 1000, `refused after ${Math.round(stopsAccepting)} ms`)
-    })
 
     await t.test('every request accepted before the signal gets a complete answer, none a reset', async (t) => {
       const failures = outcomes.filter((outcome) => outcome.error !== undefined)
@@ -93,35 +102,38 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       }
     })
 
-    await t.test(`exits 0 once they are answered, well within compose's ${STOP_GRACE_PERIOD_MS} ms`, async (t) => {
+    await t.test(`exits 0 once they are answered, within compose's ${STOP_GRACE_PERIOD_MS} ms`, async (t) => {
       t.equal(code, 0)
-      t.ok(exitedAfterMs < 5000, `exited ${Math.round(exitedAfterMs)} ms after the signal`)
+      t.ok(exitedAfterMs < STOP_GRACE_PERIOD_MS, `exited ${Math.round(exitedAfterMs)} ms after the signal`)
       t.match(server.output(), `"signal":"${signal}","msg":"shutting down"`)
     })
   })
 }
 
 t.test('a second signal exits at once, without waiting for the requests in flight', async (t) => {
-  const { server } = await serverUnderLoad(t, 10)
+  const { server, inFlight } = await serverUnderLoad(t, 10)
   server.child.kill('SIGTERM')
-  await sleep(200)
+  await waitUntil(() => server.output().includes('"msg":"shutting down"'), 'the first signal handled')
   t.equal(server.child.exitCode, null, 'still draining after the first signal')
-  const { result: code, ms } = await timed(async () => {
-    server.child.kill('SIGTERM')
-    return await server.exited
-  })
-  t.equal(code, 1)
-  t.ok(ms < 1000, `exited ${Math.round(ms)} ms after the second signal`)
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 1)
+  t.match(server.output(), 'second SIGTERM, exiting')
+  const outcomes = await Promise.all(inFlight)
+  t.ok(outcomes.every(({ error }) => error !== undefined), 'the requests still held were not answered')
 })
 
 t.test('a request that never ends cannot hold the exit past SHUTDOWN_TIMEOUT_MS', async (t) => {
-  const { server } = await serverUnderLoad(t, 10, { SHUTDOWN_TIMEOUT_MS: '1500' })
+  const timeoutMs = 1500
+  const { server, inFlight } = await serverUnderLoad(t, 10, { SHUTDOWN_TIMEOUT_MS: String(timeoutMs) })
   const { result: code, ms } = await timed(async () => {
     server.child.kill('SIGTERM')
     return await server.exited
   })
   t.equal(code, 1, 'the timeout is not a clean exit')
-  t.ok(ms >= 1400 && ms < 3000, `exited ${Math.round(ms)} ms after the signal`)
+  t.match(server.output(), `killed by timeout (${timeoutMs}ms)`, 'ended by the shutdown timeout')
+  t.ok(ms >= timeoutMs, `exited ${Math.round(ms)} ms after the signal, not before the timeout`)
+  const outcomes = await Promise.all(inFlight)
+  t.ok(outcomes.every(({ error }) => error !== undefined), 'the requests were still held when it exited')
 })
 
 t.test(`the default SHUTDOWN_DELAY_MS plus SHUTDOWN_TIMEOUT_MS is shorter than compose's ${STOP_GRACE_PERIOD_MS} ms stop_grace_period`, async (t) => {
@@ -133,29 +145,35 @@ t.test('with SHUTDOWN_DELAY_MS, a signal drains first: readiness fails at once, 
   const delayMs = 2000
   const server = await startServer(t, { ...await isolatedEnv(t), SHUTDOWN_DELAY_MS: String(delayMs) })
   const port = Number(new URL(server.url).port)
-  await waitUntil(async () => (await fetchResponse(`${server.url}/health/ready`)).statusCode === 200, 5000, 'ready')
+  await waitUntil(async () => (await fetchResponse(`${server.url}/health/ready`)).statusCode === 200, 'ready')
   // HTTP/1.1 keeps the connection unless told otherwise: rawRequest returns early only when the server closes it.
   const keepAliveRequest = (url: string) => `GET ${url} HTTP/1.1\r\nHost: web\r\n\r\n`
 
   const signalled = performance.now()
   server.child.kill('SIGTERM')
-  await sleep(100)
+  await waitUntil(() => server.output().includes('"msg":"shutting down"'), 'the signal handled')
   t.same(checkBody(t, await fetchResponse(`${server.url}/health/ready`), 503, readySchema), {
     status: 'erro', erro: 'Serviço não está pronto', falhas: ['encerrando']
   }, 'readiness fails with encerrando at once')
 
+  // New connections until the listener closes: each is served, and told to close.
   let served = 0
-  while (performance.now() - signalled < delayMs - 500) {
-    const response = await rawRequest(port, keepAliveRequest('/db/test'), { timeoutMs: 1000 })
-    if (response === undefined) throw new Error('a request during the drain got no answer')
+  for (;;) {
+    const response = await rawRequest(port, keepAliveRequest('/db/test')).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNREFUSED') return 'refused' as const
+      throw error
+    })
+    if (response === 'refused') break
+    if (response === undefined) {
+      // Reset while waiting to be accepted, as the listener closed.
+      if (await refusesConnections(server)) break
+      throw new Error('a request during the drain got no answer')
+    }
     checkBody(t, response, 200, dbTestSchema)
     t.equal(response.headers.connection, 'close', 'the answer asks its client to close, and the server closes it')
     served++
-    await sleep(250)
   }
-  t.ok(served >= 3, `${served} new connections served during the drain`)
-
-  await waitUntil(() => refusesConnections(server), delayMs + 1000, 'new connections refused')
+  t.ok(served >= 1, `${served} new connections served during the drain`)
   const closedAfterMs = performance.now() - signalled
   t.ok(closedAfterMs >= delayMs - 100, `the listener closed ${Math.round(closedAfterMs)} ms after the signal, not before the delay`)
   t.equal(await server.exited, 0)
@@ -175,5 +193,5 @@ t.test('closing the app ends every PostgreSQL and Redis connection it opened', a
   await app.close()
   t.equal(await webClients(), 0, 'no Redis client left')
   // The server notices a client's goodbye asynchronously.
-  await waitUntil(async () => await webBackends() === 0, 2000, 'no PostgreSQL backend left')
+  await waitUntil(async () => await webBackends() === 0, 'no PostgreSQL backend left')
 })

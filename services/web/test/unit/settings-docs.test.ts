@@ -41,7 +41,9 @@ t.test('docs/configuration.md\'s table is the schema\'s', async (t) => {
     ...settings.map(({ name, fallback, description }) =>
       `| \`${name}\` | ${fallback === undefined ? '—' : `\`${fallback}\``} | ${description} |`)
   ].join('\n') + '\n'
-  t.equal(table, expected, 'paste the expected table between the settings markers when a setting changes')
+  if (!t.equal(table, expected, 'the settings table matches the config schema')) {
+    process.stderr.write(`paste this table between the settings markers of docs/configuration.md:\n\n${expected}\n`)
+  }
 })
 
 t.test('compose.yaml restates no default of the service\'s', async (t) => {

@@ -62,8 +62,10 @@ export default fp(async function redisConnection (fastify) {
     address: { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
   })
 
+  // Closed once the connection has ended, not merely once QUIT was answered, so
+  // that Redis no longer lists the client when close() resolves.
   fastify.addHook('onClose', async () => {
-    if (client.status === 'ready') await client.quit()
+    if (client.status === 'ready') await Promise.all([once(client, 'end'), client.quit()])
     else client.disconnect()
   })
 
