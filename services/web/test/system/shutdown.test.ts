@@ -21,7 +21,7 @@ t.jobs = 3
 const STOP_GRACE_PERIOD_MS = await webStopGracePeriodMs()
 
 // Requests that reach the database are held in flight by freezing it; the long
-// dependency timeout keeps them waiting instead of failing after 800 ms.
+// dependency timeout keeps them waiting instead of failing after the default one.
 const HELD_MS = '30000'
 
 // The contract's endpoints that wait on PostgreSQL, so freezing it holds them in flight.
