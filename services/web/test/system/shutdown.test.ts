@@ -191,6 +191,7 @@ t.test('closing the app ends every PostgreSQL and Redis connection it opened', a
   t.ok(await webBackends() > 0 && await webClients() > 0, 'connected before')
 
   await app.close()
+  t.equal(app.postgresPool.stats().connections, 0, 'the pool has ended its connections')
   t.equal(await webClients(), 0, 'no Redis client left')
   // The server notices a client's goodbye asynchronously.
   await waitUntil(async () => await webBackends() === 0, 'no PostgreSQL backend left')
