@@ -10,30 +10,31 @@ backups_dir () {
   echo "${BACKUPS_DIR:-$top/backups}"
 }
 
-# The container id of a service of the project when it is running, else nothing.
-running_container () {
-  local id
-  id=$(docker compose ps -q "$1" 2>/dev/null) || return 0
-  if [ -n "$id" ] && [ "$(docker inspect -f '{{.State.Running}}' "$id")" = true ]; then
-    echo "$id"
-  fi
+# The container id of a service of the project, running or not, else nothing.
+# Found by compose's labels: one docker call, not a compose one per question.
+service_container () {
+  docker ps -aq --filter "label=com.docker.compose.project=$(compose_project)" \
+    --filter "label=com.docker.compose.service=$1" --filter label=com.docker.compose.oneoff=False | head -n 1
 }
 
-# Stops with one line unless db, cache and web of the project are running.
+# Stops with one line unless db, cache and web of the project are running;
+# sets DB, CACHE and WEB to their container ids.
 require_running_stack () {
-  local service
+  local service id
   for service in db cache web; do
-    if [ -z "$(running_container "$service")" ]; then
+    id=$(service_container "$service")
+    if [ -z "$id" ] || [ "$(docker inspect -f '{{.State.Running}}' "$id")" != true ]; then
       echo "make $1 needs the stack of project $(compose_project) running, and $service is not: start it with make up." >&2
       exit 1
     fi
+    declare -g "${service^^}=$id"
   done
 }
 
 # `db_sh SCRIPT ARGS…`: sh -c SCRIPT inside db, where POSTGRES_USER and
 # POSTGRES_DB are set and the local socket needs no password.
 db_sh () {
-  docker compose exec -T db sh -c "$1" sh "${@:2}"
+  docker exec -i "$DB" sh -c "$1" sh "${@:2}"
 }
 
 # psql -c SQL on the stack's database, unaligned, tuples only.
@@ -43,25 +44,23 @@ db_query () {
 
 # redis-cli ARGS… inside cache, authenticated from its secret.
 redis_cli () {
-  docker compose exec -T cache sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli "$@"' sh "$@"
+  docker exec -i "$CACHE" sh -c 'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" exec redis-cli "$@"' sh "$@"
 }
 
 # The Redis database web uses: its REDIS_DB, else the service's default 0.
 web_redis_db () {
   local value
-  value=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(docker compose ps -q web)" | sed -n 's/^REDIS_DB=//p')
+  value=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$WEB" | sed -n 's/^REDIS_DB=//p')
   echo "${value:-0}"
 }
 
 # `backup_manifest MODE`: scripts/backup-manifest.mjs with the node of web's image,
 # in a container without network; passes on the variables it reads.
 backup_manifest () {
-  local image
-  image=$(docker inspect -f '{{.Image}}' "$(docker compose ps -q web)")
   docker run --rm -i --network none -e MODE="$1" \
     -e CREATED -e PROJECT_VERSION -e PROJECT_COMMIT -e PG_VERSION -e PG_TAKEN_AT -e PG_SHA256 -e PG_ROWS -e PG_HIGHEST_ID \
     -e REDIS_VERSION -e REDIS_TAKEN_AT -e REDIS_SHA256 -e REDIS_DB -e REDIS_VALUES \
-    --entrypoint node "$image" --input-type=module -e "$(cat "$top/scripts/backup-manifest.mjs")"
+    --entrypoint node "$(docker inspect -f '{{.Image}}' "$WEB")" --input-type=module -e "$(cat "$top/scripts/backup-manifest.mjs")"
 }
 
 # `redis_load MODE DB [VOLUME]` with an RDB file on stdin: loads it into a
@@ -71,10 +70,9 @@ backup_manifest () {
 # stopped) with the AOF removed, then has Redis write a new AOF from it, so the
 # cache, which starts from its AOF, starts from this data.
 redis_load () {
-  local image volumes=()
-  image=$(docker inspect -f '{{.Image}}' "$(docker compose ps -q cache)")
+  local volumes=()
   [ "$1" = restore ] && volumes=(-v "$3:/data")
-  docker run --rm -i --network none "${volumes[@]}" --entrypoint sh "$image" -c '
+  docker run --rm -i --network none "${volumes[@]}" --entrypoint sh "$(docker inspect -f '{{.Image}}' "$CACHE")" -c '
     set -eu
     mode=$1 db=$2
     shift 2

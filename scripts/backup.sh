@@ -63,7 +63,7 @@ if ! redis_cli info persistence | grep -q '^rdb_last_bgsave_status:ok'; then
   exit 1
 fi
 rdb="$(redis_cli config get dir | sed -n 2p)/$(redis_cli config get dbfilename | sed -n 2p)"
-docker compose exec -T cache cat "$rdb" > "$partial/redis.rdb"
+docker exec "$CACHE" cat "$rdb" > "$partial/redis.rdb"
 # The keys are read from the copied file itself, loaded into a Redis of its own,
 # so the manifest states what a restore will bring back.
 REDIS_VALUES=$(redis_load check "$REDIS_DB" < "$partial/redis.rdb")
