@@ -39,6 +39,14 @@ rows=$(fact rows)
 highest=$(fact highest_id)
 keys=$(fact keys)
 redis_db=$(fact redis_db)
+# Both files are read by this stack's own servers before anything changes: a
+# dump from a newer PostgreSQL or a snapshot from a newer Redis stops here.
+if ! db_sh 'pg_restore --list >/dev/null' < "$backup/postgres.dump" 2>/dev/null; then
+  refuse "$backup: this stack's PostgreSQL cannot read postgres.dump"
+fi
+if ! loaded=$(redis_load check "$redis_db" < "$backup/redis.rdb" 2>/dev/null) || [ "$loaded" != "$keys" ]; then
+  refuse "$backup: this stack's Redis does not load redis.rdb with the manifest's keys"
+fi
 
 summary="backup of $(fact created): $rows rows in acessos (highest id $highest); ${REDIS_KEYS[*]} = $keys"
 if [ "${FORCE:-}" != 1 ]; then
