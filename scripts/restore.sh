@@ -61,45 +61,48 @@ fi
 safety=$("$top/scripts/backup.sh" | tail -n 1)
 echo "safety backup of the data being replaced: $safety"
 
-# From here web is down: nothing writes while the data is replaced.
-down_since=$(date +%s.%N)
-# docker stop honours the stop_grace_period compose gave the container.
-docker stop "$WEB" >/dev/null
-# Starts web and waits until its /health/ready answers 200, asked from inside the
-# container as compose's healthcheck does, without waiting for its interval.
-start_web () {
-  docker start "$WEB" >/dev/null
-  local tries=0
-  until docker exec "$WEB" node -e "fetch('http://127.0.0.1:' + process.env.PORT + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))" 2>/dev/null; do
-    tries=$((tries + 1))
-    if [ "$tries" -ge 600 ]; then
-      echo "make restore: web was not ready after the restore; see make logs." >&2
-      exit 1
-    fi
-    sleep 0.2
-  done
-}
-
-# PostgreSQL: the dump becomes SQL in a file inside db first, so a damaged dump
-# stops before anything runs. Then one transaction replaces the schema public
-# as a whole (tables the backup lacks go too, so the service's migrations see
-# exactly the backup's schemaversion) and sets the id sequence right after the
-# highest id: pg_dump reads the sequence outside its snapshot, and web kept
-# inserting while it ran. Any error rolls all of it back.
-if ! db_sh '
+# PostgreSQL, prepared while web still serves: inside db the dump becomes one
+# SQL script that replaces the schema public as a whole (tables the backup lacks
+# go too, so the service's migrations see exactly the backup's schemaversion)
+# and sets the id sequence right after the highest id, since pg_dump reads the
+# sequence outside its snapshot while web kept inserting.
+work=$(db_sh '
   set -eu
-  sql=$(mktemp)
-  trap "rm -f $sql" EXIT
-  pg_restore --no-owner --file="$sql"
+  work=$(mktemp -d)
+  pg_restore --no-owner --file="$work/dump.sql"
   {
     echo "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
     echo "ALTER SCHEMA public OWNER TO pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;"
-    cat "$sql"
-    echo "SELECT setval(pg_get_serial_sequence('"'public.acessos'"', '"'id'"'), coalesce(max(id), 0) + 1, false) FROM public.acessos;"
-  } > "$sql.all"
-  mv "$sql.all" "$sql"
-  PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f "$sql" >/dev/null
-' < "$backup/postgres.dump"; then
+    cat "$work/dump.sql"
+    echo "SELECT setval(pg_get_serial_sequence(\$\$public.acessos\$\$, \$\$id\$\$), coalesce(max(id), 0) + 1, false) FROM public.acessos;"
+  } > "$work/restore.sql"
+  rm "$work/dump.sql"
+  echo "$work"
+' < "$backup/postgres.dump") || refuse "$backup: db could not turn postgres.dump into SQL"
+trap 'db_sh "rm -rf \"\$1\"" "$work"' EXIT
+
+# One node inside web polls /health/ready, as compose's healthcheck asks it,
+# without waiting for the healthcheck's interval.
+READY='const url = `http://127.0.0.1:${process.env.PORT}/health/ready`
+const deadline = Date.now() + 120000
+while (!await fetch(url).then((r) => r.ok, () => false)) {
+  if (Date.now() > deadline) process.exit(1)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+}'
+start_web () {
+  docker start "$WEB" >/dev/null
+  if ! docker exec "$WEB" node --input-type=module -e "$READY"; then
+    echo "make restore: web was not ready within 120 s after the restore; see make logs." >&2
+    exit 1
+  fi
+}
+
+# From here web is down: nothing writes while the data is replaced. docker stop
+# honours the stop_grace_period compose gave the container.
+down_since=$(date +%s.%N)
+docker stop "$WEB" >/dev/null
+# One transaction: any error rolls all of it back.
+if ! db_sh 'PGOPTIONS="-c client_min_messages=warning" exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f "$1/restore.sql" >/dev/null' "$work"; then
   start_web
   echo "make restore: PostgreSQL's restore failed and was rolled back, Redis was not touched; web is up again on the data it had. Safety backup: $safety" >&2
   exit 1
