@@ -52,14 +52,19 @@ function fromManifest (manifest: Manifest): Data {
 async function backup (t: Test, stack: Stack): Promise<{ dir: string, manifest: Manifest }> {
   const result = await stack.make('backup')
   t.equal(result.code, 0, `make backup: ${result.stderr}`)
-  const dir = result.stdout.trim().split('\n').at(-1) ?? ''
+  const dir = ownLines(result.stdout).at(-1) ?? ''
   t.match(result.stdout, /one after the other/, 'says how the two snapshots relate')
   return { dir, manifest: JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) }
 }
 
-/** What the command said on stderr, without make's own lines. */
+/** The lines of output the script wrote, without make's own (directory changes, errors). */
+function ownLines (output: string): string[] {
+  return output.trim().split('\n').filter((line) => !/^make(\[\d+\])?: /.test(line))
+}
+
+/** What the command said on stderr. */
 function said (result: CommandResult): string[] {
-  return result.stderr.trim().split('\n').filter((line) => !/^make(\[\d+\])?: \*\*\*/.test(line))
+  return ownLines(result.stderr)
 }
 
 const psql = async (stack: Stack, sql: string) =>
@@ -74,7 +79,16 @@ await t.test('a backup restores into an empty stack exactly; damaged backups are
   for (let i = 0; i < 3; i++) await get('/db/test')
   for (let i = 0; i < 2; i++) await get('/cache/test')
   await get('/integracao')
-  const taken = await backup(t, stack)
+  // An insert rolled back still moves the id sequence past the highest id, as
+  // one in flight while pg_dump runs does.
+  await psql(stack, "BEGIN; INSERT INTO acessos (endpoint) VALUES ('/db/test'); ROLLBACK")
+  // web keeps answering while the backup runs: polled from the host until it ends.
+  const state = { backingUp: true }
+  const statuses: number[] = []
+  const running = backup(t, stack).finally(() => { state.backingUp = false })
+  while (state.backingUp) statuses.push((await get('/health/ready').catch(() => undefined))?.statusCode ?? 0)
+  const taken = await running
+  t.ok(statuses.length > 0 && statuses.every((status) => status === 200), `web ready throughout the backup (${statuses.length} requests)`)
   t.same(fromManifest(taken.manifest), await data(stack), 'the manifest states the rows, highest id and keys the stack held')
   for (let i = 0; i < 2; i++) await get('/db/test')
   await get('/cache/test')
@@ -147,7 +161,7 @@ await t.test('a backup restores into an empty stack exactly; damaged backups are
     }
     const result = await restore
     t.equal(result.code, 0, `make restore: ${result.stderr}`)
-    t.comment(`restore of ${big.manifest.postgresql.acessos.rows} rows: web was down for ${Math.round(downMs)} ms as seen from the host; the script said: ${result.stdout.trim().split('\n').at(-1) ?? ''}`)
+    t.comment(`restore of ${big.manifest.postgresql.acessos.rows} rows: web was down for ${Math.round(downMs)} ms as seen from the host; the script said: ${ownLines(result.stdout).at(-1) ?? ''}`)
     t.equal(downSince, undefined, 'web answers again when make restore returns')
     t.same(await data(stack), fromManifest(big.manifest))
   })
