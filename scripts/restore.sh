@@ -63,13 +63,14 @@ echo "safety backup of the data being replaced: $safety"
 
 # PostgreSQL, prepared while web still serves: inside db the dump becomes one
 # SQL script that replaces the schema public as a whole (tables the backup lacks
-# go too, so the service's migrations see exactly the backup's schemaversion)
-# and sets the id sequence right after the highest id, since pg_dump reads the
-# sequence outside its snapshot while web kept inserting.
+# go too, so the service's migrations see exactly the backup's schemaversion),
+# drops whatever else the backup creates (--clean) before creating it, and sets
+# the id sequence right after the highest id, since pg_dump reads the sequence
+# outside its snapshot while web kept inserting.
 work=$(db_sh '
   set -eu
   work=$(mktemp -d)
-  pg_restore --no-owner --file="$work/dump.sql"
+  pg_restore --no-owner --clean --if-exists --file="$work/dump.sql"
   {
     echo "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
     echo "ALTER SCHEMA public OWNER TO pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC;"
