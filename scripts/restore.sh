@@ -123,6 +123,11 @@ docker start "$CACHE" >/dev/null
 start_web
 down=$(awk -v from="$down_since" -v to="$(date +%s.%N)" 'BEGIN { printf "%.1f", to - from }')
 
+# What the running services hold now, read back rather than taken from the manifest.
 read -r now_rows now_highest <<< "$(db_query 'SELECT count(*), coalesce(max(id), 0) FROM acessos' | tr '|' ' ')"
-echo "restored the $summary"
-echo "now: $now_rows rows in acessos, highest id $now_highest, next id $((now_highest + 1)); web was down for $down s"
+now_keys=$(redis_cli --json -n "$redis_db" mget "${REDIS_KEYS[@]}")
+echo "restored: $now_rows rows in acessos, highest id $now_highest (next id $((now_highest + 1))); ${REDIS_KEYS[*]} = $now_keys; web was down for $down s"
+if [ "$now_rows $now_highest $now_keys" != "$rows $highest $keys" ]; then
+  echo "make restore: the stack now holds something else than the $summary. Safety backup of the data before: $safety" >&2
+  exit 1
+fi
