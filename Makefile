@@ -1,6 +1,6 @@
 # Wraps docker compose and npm for the web/db/cache stack. `make` lists the targets.
 .DEFAULT_GOAL := help
-.PHONY: help up down logs ps test e2e test-cluster ci bench dev clean psql redis-cli monitoring
+.PHONY: help up down logs ps test e2e test-cluster ci bench dev clean psql redis-cli monitoring backup restore
 
 # docker compose with the given arguments, after the check that Docker with
 # Compose v2 answers (one line saying what is missing, otherwise).
@@ -37,6 +37,12 @@ bench: ## Run the benchmark (bench/run.sh)
 
 dev: ## Run the service from source in watch mode with pretty logs
 	@scripts/dev.sh
+
+backup: ## Copy the running stack's PostgreSQL and Redis data into backups/<UTC timestamp>/ while web keeps serving
+	@scripts/backup.sh
+
+restore: ## Replace the stack's data with a backup: make restore BACKUP=backups/<timestamp> (FORCE=1 without a terminal)
+	@FORCE="$(FORCE)" scripts/restore.sh "$(BACKUP)"
 
 clean: ## Remove containers, networks, the data volumes (all stored data) and dist
 	@echo "Removing the containers, networks and volumes of this stack and of make dev's web-dev project: all stored data goes."

@@ -26,8 +26,8 @@ export interface Stack {
   url: string
   /** Where this stack's secret files are (SECRETS_DIR). */
   secretsDir: string
-  /** `make <target>` in the repository, as a person runs it, on this project. */
-  make: (target: string) => Promise<CommandResult>
+  /** `make <target> [VAR=value…]` in the repository, as a person runs it, on this project. */
+  make: (target: string, ...variables: string[]) => Promise<CommandResult>
   /** `docker compose …` on this project; rejects on a non-zero exit. */
   compose: (...args: string[]) => Promise<string>
   /** `docker …`; rejects on a non-zero exit. */
@@ -77,7 +77,7 @@ export async function createStack (t: Test, prefix = 'e2e', extraEnv: NodeJS.Pro
     project,
     url: `http://127.0.0.1:${port}`,
     secretsDir,
-    make: async (target) => await exec('make', ['-C', TOP, target]),
+    make: async (target, ...variables) => await exec('make', ['-C', TOP, target, ...variables]),
     compose: async (...args) => await checked('docker', ['compose', ...args]),
     docker: async (...args) => await checked('docker', args),
     container: async (service) => {
