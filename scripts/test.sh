@@ -9,8 +9,14 @@ use_image_node
 
 cd "$top/services/web"
 [ -d node_modules ] || npm ci
-npm run lint
-npm run typecheck
+# The static checks and the build run while db and cache start; each is waited
+# for, and any failure stops the run.
+npm run lint &
+lint=$!
+npm run typecheck &
+typecheck=$!
+npm run build &
+build=$!
 npx dclint "$top/compose.yaml" "$top/compose.test.yaml"
 
 missing=$(compose_missing)
@@ -32,5 +38,9 @@ else
   echo "make test: testing against local services" \
     "(PostgreSQL at $DB_HOST:${DB_PORT:-5432}, Redis at $REDIS_HOST:${REDIS_PORT:-6379}), because $missing"
 fi
+wait "$lint"
+wait "$typecheck"
+wait "$build"
 echo "make test: Node $(node --version)"
-npm test
+# Built above: --ignore-scripts skips the pretest build, not the test script.
+npm test --ignore-scripts
