@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
  */
 export class Availability {
   #up: boolean | undefined
+  #failures = 0
 
   constructor (private readonly log: FastifyBaseLogger, private readonly name: string) {}
 
@@ -16,16 +17,22 @@ export class Availability {
   }
 
   markDown (cause: unknown): void {
+    this.#failures++
     if (this.#up === false) return
     this.log.warn({ err: cause }, `${this.name} is unavailable`)
     this.#up = false
   }
 
-  /** Awaits a call, recording whether it answered; a failure marks it down only if `failureShowsOutage`. */
+  /**
+   * Awaits a call, recording whether it answered; a failure marks it down only if
+   * `failureShowsOutage`. A call that was under way when a failure was seen
+   * does not mark it up: its late answer says nothing about the outage.
+   */
   async track<T> (call: Promise<T>, failureShowsOutage = () => true): Promise<T> {
+    const failuresBefore = this.#failures
     try {
       const result = await call
-      this.markUp()
+      if (this.#failures === failuresBefore) this.markUp()
       return result
     } catch (err) {
       if (failureShowsOutage()) this.markDown(err)

@@ -122,7 +122,8 @@ for (const dependency of dependencies) {
 }
 
 t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes nothing and the next request gets a fresh one', async (t) => {
-  const { app, config, logs } = await buildTestApp(t)
+  // About killed connections, not the timeout: a busy machine must not turn a slow connect into one.
+  const { app, config, logs } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '60000' })
   // Ten queries at once, each on a connection of its own (requests would not do:
   // the pings of a turn share one query, a burst of inserts is one group).
   await Promise.all(Array.from({ length: 10 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
