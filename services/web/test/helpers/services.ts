@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { isGone, ownerIn, ownerTag } from './owner.js'
+import { isGone, ownerIn, ownerTag, type Owner } from './owner.js'
 
 /**
  * Where the suite finds PostgreSQL and Redis: the same variables as the service,
@@ -134,6 +134,14 @@ export async function claimRedisDatabase (t: Test): Promise<number> {
     if (heldByTests === 0) throw new Error('no Redis logical database (1-15) is free for the tests: each holds keys that are not a test\'s')
     await sleep(100)
   }
+}
+
+/** Who claims Redis logical database `db` for a test, if anyone. */
+export async function claimant (db: number): Promise<Owner | undefined> {
+  return await withRedisDatabase(db, async (client) => {
+    const claim = await client.get(CLAIM_KEY)
+    return claim === null ? undefined : ownerIn(claim)
+  })
 }
 
 /** Flushes the Redis databases claimed by an owner that has ended; returns their numbers. */
