@@ -91,9 +91,9 @@ return 1`
 
 const REDIS_TEST_DATABASES = Array.from({ length: 15 }, (_, index) => 15 - index)
 
-/** Runs `work` on a short-lived client of Redis logical database `db`. */
-async function withRedisDatabase<T> (db: number, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ ...services.redis, db, lazyConnect: true, maxRetriesPerRequest: 1 })
+/** Runs `work` on a short-lived Redis client, which `select`s the logical databases it looks at. */
+async function withRedis<T> (work: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ ...services.redis, lazyConnect: true, maxRetriesPerRequest: 1 })
   await client.connect()
   try {
     return await work(client)
@@ -119,16 +119,20 @@ export async function claimRedisDatabase (t: Test): Promise<number> {
   const claim = `${ownerTag()}_${randomBytes(4).toString('hex')}`
   for (;;) {
     let heldByTests = 0
-    for (const db of REDIS_TEST_DATABASES) {
-      const claimed = await withRedisDatabase(db, async (client) => {
-        if (await client.eval(CLAIM, 1, CLAIM_KEY, claim, await orphanClaim(client)) === 1) return true
+    const claimed = await withRedis(async (client) => {
+      for (const db of REDIS_TEST_DATABASES) {
+        await client.select(db)
+        if (await client.eval(CLAIM, 1, CLAIM_KEY, claim, await orphanClaim(client)) === 1) return db
         if (await client.exists(CLAIM_KEY) === 1) heldByTests++
-        return false
-      })
-      if (claimed) {
-        t.teardown(() => withRedisDatabase(db, (client) => client.eval(RELEASE, 1, CLAIM_KEY, claim)))
-        return db
       }
+      return undefined
+    })
+    if (claimed !== undefined) {
+      t.teardown(() => withRedis(async (client) => {
+        await client.select(claimed)
+        await client.eval(RELEASE, 1, CLAIM_KEY, claim)
+      }))
+      return claimed
     }
     // Tests that are running give theirs back when they end; keys of anybody else stay.
     if (heldByTests === 0) throw new Error('no Redis logical database (1-15) is free for the tests: each holds keys that are not a test\'s')
@@ -138,7 +142,8 @@ export async function claimRedisDatabase (t: Test): Promise<number> {
 
 /** Who claims Redis logical database `db` for a test, if anyone. */
 export async function claimant (db: number): Promise<Owner | undefined> {
-  return await withRedisDatabase(db, async (client) => {
+  return await withRedis(async (client) => {
+    await client.select(db)
     const claim = await client.get(CLAIM_KEY)
     return claim === null ? undefined : ownerIn(claim)
   })
@@ -146,14 +151,15 @@ export async function claimant (db: number): Promise<Owner | undefined> {
 
 /** Flushes the Redis databases claimed by an owner that has ended; returns their numbers. */
 export async function releaseOrphanRedisDatabases (): Promise<number[]> {
-  const released: number[] = []
-  for (const db of REDIS_TEST_DATABASES) {
-    await withRedisDatabase(db, async (client) => {
+  return await withRedis(async (client) => {
+    const released: number[] = []
+    for (const db of REDIS_TEST_DATABASES) {
+      await client.select(db)
       const orphan = await orphanClaim(client)
       if (orphan !== '' && await client.eval(RELEASE, 1, CLAIM_KEY, orphan) === 1) released.push(db)
-    })
-  }
-  return released
+    }
+    return released
+  })
 }
 
 /** A client on the test's Redis database, closed when the test ends. */
