@@ -22,6 +22,14 @@ const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 6)
 /** This test process, as the owner of what it creates. */
 export const self: Owner = { host: HOST, pid: process.pid }
 
+/**
+ * tap talks to each test file over an IPC channel. When the runner is killed,
+ * the file would run on unread, holding what it took and competing with the
+ * next run for the CPU, so it ends at once. SIGKILL, so that it writes no
+ * coverage into the next run's folder; the next preflight drops what it held.
+ */
+process.once('disconnect', () => { process.kill(process.pid, 'SIGKILL') })
+
 /** `host_pid`: short, and valid in a database name, a Redis value and a file name. */
 export function ownerTag ({ host, pid }: Owner = self): string {
   return `${host}_${pid}`

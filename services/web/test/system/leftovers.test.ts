@@ -5,19 +5,30 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { isRunning, killOrphanProcesses, removeOrphanTempDirs } from '../helpers/owner.js'
 import { claimant, dropOrphanDatabases, releaseOrphanRedisDatabases, withMaintenanceClient } from '../helpers/services.js'
+import { waitUntil } from '../helpers/timing.js'
 
 const INTERRUPTED = fileURLToPath(new URL('../fixtures/interrupted-test-file.ts', import.meta.url))
 
-interface Held { database: string, redisDb: number, serverPid: number, dir: string }
+// Spawns its arguments as tap spawns a test file: with an IPC channel to it.
+const RUNNER = "require('node:child_process').spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })"
 
-/** Starts the interrupted test file with this process's own loaders and resolves with what it holds. */
-async function startInterrupted () {
-  const child = spawn(process.execPath, [...process.execArgv, INTERRUPTED], { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] })
+interface Held { pid: number, database: string, redisDb: number, serverPid: number, dir: string }
+
+/**
+ * Starts the interrupted test file with this process's own loaders and resolves
+ * with what it holds, either as this process's child or as the child of a
+ * stand-in for tap's runner.
+ */
+async function startInterrupted (underRunner = false) {
+  const testFile = [...process.execArgv, INTERRUPTED]
+  const child = underRunner
+    ? spawn(process.execPath, ['--eval', RUNNER, '--', ...testFile], { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, testFile, { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] })
   let errors = ''
   const held = await new Promise<Held>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
       errors += chunk.toString()
-      const line = errors.split('\n').find((candidate) => candidate.startsWith('{"database"'))
+      const line = errors.split('\n').find((candidate) => candidate.startsWith('{"pid"'))
       if (line !== undefined) resolve(JSON.parse(line))
     })
     child.once('exit', (code) => reject(new Error(`the interrupted test file exited with ${code} before holding anything:\n${errors}`)))
@@ -25,12 +36,12 @@ async function startInterrupted () {
   return { child, held }
 }
 
-/** What of `held` is still there; the Redis database counts while `owner` still claims it (another test may take it once freed). */
-async function whatRemains ({ database, redisDb, serverPid, dir }: Held, owner: number) {
+/** What of `held` is still there; the Redis database counts while its test file still claims it (another test may take it once freed). */
+async function whatRemains ({ pid, database, redisDb, serverPid, dir }: Held) {
   return {
     database: await withMaintenanceClient(async (client) =>
       (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount === 1),
-    redisDb: (await claimant(redisDb))?.pid === owner,
+    redisDb: (await claimant(redisDb))?.pid === pid,
     server: isRunning(serverPid),
     dir: await access(dir).then(() => true, () => false)
   }
@@ -46,11 +57,22 @@ t.test('what a killed test file held is dropped by the next run\'s preflight, an
   t.teardown(() => { child.kill('SIGKILL') })
 
   await sweep()
-  t.same(await whatRemains(held, child.pid!), { database: true, redisDb: true, server: true, dir: true }, 'kept while its test file runs')
+  t.same(await whatRemains(held), { database: true, redisDb: true, server: true, dir: true }, 'kept while its test file runs')
 
   child.kill('SIGKILL')
   await once(child, 'exit')
 
   await sweep()
-  t.same(await whatRemains(held, child.pid!), { database: false, redisDb: false, server: false, dir: false }, 'gone after the sweep')
+  t.same(await whatRemains(held), { database: false, redisDb: false, server: false, dir: false }, 'gone after the sweep')
+})
+
+t.test('a test file whose runner is killed ends at once, and the next run\'s preflight drops what it held', async (t) => {
+  const { child: runner, held } = await startInterrupted(true)
+  t.teardown(() => { if (isRunning(held.pid)) process.kill(held.pid, 'SIGKILL') })
+
+  runner.kill('SIGKILL')
+  await waitUntil(() => !isRunning(held.pid), 'the test file ends once its runner is gone')
+
+  await sweep()
+  t.same(await whatRemains(held), { database: false, redisDb: false, server: false, dir: false }, 'gone after the sweep')
 })
