@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,10 +25,47 @@ export const self: Owner = { host: HOST, pid: process.pid }
 /**
  * tap talks to each test file over an IPC channel. When the runner is killed,
  * the file would run on unread, holding what it took and competing with the
- * next run for the CPU, so it ends at once. SIGKILL, so that it writes no
- * coverage into the next run's folder; the next preflight drops what it held.
+ * next run for the CPU, so it ends at once, with every process it started.
+ * SIGKILL, so that it writes no coverage into the next run's folder; the next
+ * preflight drops what it held outside processes.
  */
-process.once('disconnect', () => { process.kill(process.pid, 'SIGKILL') })
+process.once('disconnect', () => {
+  for (const pid of [...descendants(process.pid), process.pid]) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // It ended by itself meanwhile.
+    }
+  }
+})
+
+/** The processes `pid` started, and theirs, parents first; synchronous, for a process about to end. */
+function descendants (pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    const parent = Number(statFields(Number(name))?.[1])
+    children.set(parent, [...children.get(parent) ?? [], Number(name)])
+  }
+  const found: number[] = []
+  for (let next = [pid]; next.length > 0; next = next.flatMap((parent) => children.get(parent) ?? [])) {
+    found.push(...next.filter((each) => each !== pid))
+  }
+  return found
+}
+
+/**
+ * The fields of /proc/<pid>/stat after the command name (the state, then the
+ * parent's pid, …), or undefined once the process is gone. The name is in
+ * parentheses and may hold spaces.
+ */
+function statFields (pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
 
 /** `host_pid`: short, and valid in a database name, a Redis value and a file name. */
 export function ownerTag ({ host, pid }: Owner = self): string {
@@ -55,13 +92,8 @@ export function isRunning (pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code !== 'ESRCH'
   }
-  try {
-    // The state follows the command name, which is in parentheses and may hold spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return true
-  }
+  // Where /proc cannot be read, the signal's answer stands.
+  return statFields(pid)?.[0] !== 'Z'
 }
 
 /** Marks a spawned process (a server, a redis-server) as this test's, in its environment. */

@@ -66,12 +66,15 @@ t.test('what a killed test file held is dropped by the next run\'s preflight, an
   t.same(await whatRemains(held), { database: false, redisDb: false, server: false, dir: false }, 'gone after the sweep')
 })
 
-t.test('a test file whose runner is killed ends at once, and the next run\'s preflight drops what it held', async (t) => {
+t.test('a test file whose runner is killed ends at once with the processes it started, and the next run\'s preflight drops the rest', async (t) => {
   const { child: runner, held } = await startInterrupted(true)
-  t.teardown(() => { if (isRunning(held.pid)) process.kill(held.pid, 'SIGKILL') })
+  t.teardown(() => {
+    for (const pid of [held.pid, held.serverPid]) if (isRunning(pid)) process.kill(pid, 'SIGKILL')
+  })
 
   runner.kill('SIGKILL')
   await waitUntil(() => !isRunning(held.pid), 'the test file ends once its runner is gone')
+  await waitUntil(() => !isRunning(held.serverPid), 'its server ends with it')
 
   await sweep()
   t.same(await whatRemains(held), { database: false, redisDb: false, server: false, dir: false }, 'gone after the sweep')
