@@ -26,10 +26,15 @@ export const self: Owner = { host: HOST, pid: process.pid }
  * tap talks to each test file over an IPC channel. When the runner is killed,
  * the file would run on unread, holding what it took and competing with the
  * next run for the CPU, so it ends at once, with every process it started.
- * SIGKILL, so that it writes no coverage into the next run's folder; the next
- * preflight drops what it held outside processes.
+ * A runner killed while the file was still loading closed the channel before
+ * anyone listened: the file ends as this module loads. SIGKILL, so that it
+ * writes no coverage into the next run's folder; the next preflight drops what
+ * it held outside processes.
  */
-process.once('disconnect', () => {
+if (process.send !== undefined && !process.connected) endWithDescendants()
+else process.once('disconnect', endWithDescendants)
+
+function endWithDescendants (): void {
   for (const pid of [...descendants(process.pid), process.pid]) {
     try {
       process.kill(pid, 'SIGKILL')
@@ -37,7 +42,7 @@ process.once('disconnect', () => {
       // It ended by itself meanwhile.
     }
   }
-})
+}
 
 /** The processes `pid` started, and theirs, parents first; synchronous, for a process about to end. */
 function descendants (pid: number): number[] {

@@ -11,6 +11,8 @@ const INTERRUPTED = fileURLToPath(new URL('../fixtures/interrupted-test-file.ts'
 
 // Spawns its arguments as tap spawns a test file: with an IPC channel to it.
 const RUNNER = "require('node:child_process').spawn(process.execPath, process.argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })"
+// The same runner, gone while its test file still loads: it prints the file's pid and exits.
+const RUNNER_GONE_AT_ONCE = `console.log(${RUNNER}.pid); process.exit()`
 
 interface Held { pid: number, database: string, redisDb: number, serverPid: number, dir: string }
 
@@ -78,4 +80,16 @@ t.test('a test file whose runner is killed ends at once with the processes it st
 
   await sweep()
   t.same(await whatRemains(held), { database: false, redisDb: false, server: false, dir: false }, 'gone after the sweep')
+})
+
+t.test('a test file whose runner is gone before it has loaded ends as it loads, having taken nothing', async (t) => {
+  const runner = spawn(process.execPath, ['--eval', RUNNER_GONE_AT_ONCE, '--', ...process.execArgv, INTERRUPTED], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const pid = Number(String((await once(runner.stdout, 'data'))[0]))
+  t.teardown(() => { if (isRunning(pid)) process.kill(pid, 'SIGKILL') })
+  let errors = ''
+  runner.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
+
+  await waitUntil(() => !isRunning(pid) || errors.includes('{"pid"'), 'the test file ends, or holds what it took')
+  t.notOk(isRunning(pid), 'it has ended')
+  t.notMatch(errors, '{"pid"', 'having taken nothing')
 })
