@@ -11,8 +11,9 @@ import { fetchResponse, SERVICE_ROOT, startServer } from '../helpers/server.js'
 const run = promisify(execFile)
 
 // The tap suite runs without Docker too (make e2e runs the real image), so
-// rebuild the image's /app by hand, the way the Dockerfile's runtime stage does: manifests, production dependencies only, then
-// dist/ and migrations/. A runtime import of a dev dependency fails right here.
+// rebuild the image's /app by hand, the way the Dockerfile's runtime stage
+// does: manifests, production dependencies only, then dist/ and migrations/.
+// A runtime import of a dev dependency fails right here.
 t.test('the service runs from an image-like folder holding production dependencies only', async (t) => {
   const app = t.testdir()
   for (const file of ['package.json', 'package-lock.json', 'dist', 'migrations']) {
