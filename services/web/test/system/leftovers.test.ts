@@ -15,6 +15,8 @@ const RUNNER = "require('node:child_process').spawn(process.execPath, process.ar
 const RUNNER_GONE_AT_ONCE = `console.log(${RUNNER}.pid); process.exit()`
 
 interface Held { pid: number, database: string, redisDb: number, serverPid: number, dir: string }
+// How the line starts on which the interrupted test file says what it holds.
+const HOLDS = '{"pid"'
 
 /**
  * Starts the interrupted test file with this process's own loaders and resolves
@@ -30,7 +32,7 @@ async function startInterrupted (underRunner = false) {
   const held = await new Promise<Held>((resolve, reject) => {
     child.stderr.on('data', (chunk: Buffer) => {
       errors += chunk.toString()
-      const line = errors.split('\n').find((candidate) => candidate.startsWith('{"pid"'))
+      const line = errors.split('\n').find((candidate) => candidate.startsWith(HOLDS))
       if (line !== undefined) resolve(JSON.parse(line))
     })
     child.once('exit', (code) => reject(new Error(`the interrupted test file exited with ${code} before holding anything:\n${errors}`)))
@@ -89,7 +91,7 @@ t.test('a test file whose runner is gone before it has loaded ends as it loads, 
   let errors = ''
   runner.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
 
-  await waitUntil(() => !isRunning(pid) || errors.includes('{"pid"'), 'the test file ends, or holds what it took')
+  await waitUntil(() => !isRunning(pid) || errors.includes(HOLDS), 'the test file ends, or holds what it took')
   t.notOk(isRunning(pid), 'it has ended')
-  t.notMatch(errors, '{"pid"', 'having taken nothing')
+  t.notMatch(errors, HOLDS, 'having taken nothing')
 })
