@@ -24,6 +24,12 @@ export interface Proxy {
   freeze: () => void
   /** Listens again on the same port and forwards everything, including what a freeze held. */
   restore: () => Promise<void>
+  /**
+   * From now on, a connection the service closes stays open towards its client
+   * (what the service sent before still arrives) until `release()`, as if the
+   * close were slow to arrive. `serviceClosed` resolves once the service has closed one.
+   */
+  holdEnds: () => { serviceClosed: Promise<void>, release: () => void }
 }
 
 /**
@@ -33,17 +39,25 @@ export interface Proxy {
 export async function startProxy (t: Test, target: Target): Promise<Proxy> {
   const links = new Set<Link>()
   let frozen = false
+  let heldEnds: Link[] | undefined
+  let serviceClosed = () => {}
+
+  function passEnd (link: Link): void {
+    serviceClosed()
+    if (heldEnds === undefined) link.client.end()
+    else heldEnds.push(link)
+  }
 
   function flow (link: Link): void {
     if (link.upstream === undefined) {
       const upstream = createConnection(target)
       link.upstream = upstream
       upstream.on('error', () => drop(link))
-      // After a clean end, pipe() has already passed the end on to the client.
-      upstream.on('close', () => link.client.end())
+      upstream.on('close', () => passEnd(link))
     }
     link.client.pipe(link.upstream)
-    link.upstream.pipe(link.client)
+    // The service's end is passed on by passEnd, which may hold it.
+    link.upstream.pipe(link.client, { end: false })
   }
 
   function hold (link: Link): void {
@@ -95,6 +109,17 @@ export async function startProxy (t: Test, target: Target): Promise<Proxy> {
       frozen = false
       for (const link of links) flow(link)
       if (!server.listening) await listen(port)
+    },
+    holdEnds () {
+      heldEnds = []
+      const closed = new Promise<void>((resolve) => { serviceClosed = resolve })
+      return {
+        serviceClosed: closed,
+        release () {
+          for (const link of heldEnds ?? []) link.client.end()
+          heldEnds = undefined
+        }
+      }
     }
   }
 }
