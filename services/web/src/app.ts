@@ -12,6 +12,7 @@ import migrations from './plugins/external/migrations.js'
 import errors from './plugins/app/errors.js'
 import responseHeaders from './plugins/app/response-headers.js'
 import drain from './plugins/app/drain.js'
+import tracing from './plugins/app/tracing.js'
 import metrics from './plugins/app/metrics.js'
 import docs from './plugins/app/docs.js'
 import accesses from './repositories/accesses.js'
@@ -55,6 +56,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(errors)
   await app.register(responseHeaders)
   await app.register(drain)
+  await app.register(tracing)
   await app.register(metrics)
   await app.register(docs)
 

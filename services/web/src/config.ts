@@ -5,6 +5,9 @@ import { Type, type Static } from '@sinclair/typebox'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 type LogLevel = typeof LOG_LEVELS[number]
+// The samplers the OpenTelemetry SDK for Node.js builds from OTEL_TRACES_SAMPLER.
+const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const
+type Sampler = typeof SAMPLERS[number]
 
 const Port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 1, maximum: 65535, default: fallback, description })
@@ -39,7 +42,25 @@ export const ConfigSchema = Type.Object({
   }),
   SHUTDOWN_TIMEOUT_MS: Millis(10000, 'How long, in milliseconds, shutdown then waits for in-flight requests before exiting anyway; ' +
     'SHUTDOWN_DELAY_MS plus this must stay under the stop grace period (compose\'s stop_grace_period).'),
-  LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}.` })
+  LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info', description: `pino log level: ${LOG_LEVELS.join(', ')}.` }),
+  // The standard OpenTelemetry variables, read by the SDK itself; validated and documented here.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({
+    pattern: '^https?://',
+    description: 'Base URL of the OTLP/HTTP (protobuf) collector traces are sent to (/v1/traces is appended). Tracing is off, and the SDK not loaded, unless it is set.'
+  })),
+  OTEL_SERVICE_NAME: Name('web', 'Service name the traces carry.'),
+  OTEL_TRACES_SAMPLER: Type.Unsafe<Sampler>({
+    type: 'string',
+    enum: SAMPLERS,
+    default: 'parentbased_always_on',
+    description: `Which requests are traced: ${SAMPLERS.join(', ')}; parentbased_* follow an incoming traceparent's decision.`
+  }),
+  OTEL_TRACES_SAMPLER_ARG: Type.Optional(Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: 'Ratio of new traces sampled by the traceidratio samplers, 0 to 1; 1 when unset.'
+  })),
+  OTEL_SDK_DISABLED: Type.Boolean({ default: false, description: 'true turns tracing off even with an endpoint set.' })
 })
 
 type RawConfig = Static<typeof ConfigSchema>
@@ -78,6 +99,11 @@ function secret (name: string, value: string | undefined, file: string | undefin
   } catch (error) {
     throw new ConfigError(`invalid configuration: ${name}_FILE must name a readable file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}: ${file})`)
   }
+}
+
+/** Whether requests are traced: an endpoint is set and the SDK is not disabled. */
+export function tracingEnabled (config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SDK_DISABLED'>): boolean {
+  return config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined && !config.OTEL_SDK_DISABLED
 }
 
 type EnvError = Error & { errors?: ErrorObject[] }

@@ -1,3 +1,6 @@
+import type { Span } from '@opentelemetry/api'
+import { awaitShared, runShared } from './tracing/shared-work.js'
+
 /**
  * Work shared within one turn of the event loop. Under load, one turn's I/O
  * callbacks parse many requests; what they ask for is collected while the turn
@@ -40,14 +43,14 @@ export class TurnBatch<T> {
 /**
  * One run of `run` shared by every caller of a turn. A caller never gets the
  * outcome of a run that started before it called, so the answer is as live as a
- * call of its own.
+ * call of its own. Traced as `name` (tracing/shared-work.ts).
  */
-export function sharedPerTurn<T> (run: () => Promise<T>): () => Promise<T> {
-  const batch = new TurnBatch<{ resolve: (value: T) => void, reject: (reason: unknown) => void }>((callers) => {
-    run().then(
+export function sharedPerTurn<T> (name: string, run: () => Promise<T>): () => Promise<T> {
+  const batch = new TurnBatch<{ resolve: (value: T) => void, reject: (reason: unknown) => void, wait: Span | undefined }>((callers) => {
+    runShared(name, callers.map((caller) => caller.wait), run).then(
       (value) => { for (const caller of callers) caller.resolve(value) },
       (reason: unknown) => { for (const caller of callers) caller.reject(reason) }
     )
   })
-  return async () => await new Promise<T>((resolve, reject) => batch.add({ resolve, reject }))
+  return async () => await awaitShared(name, async (wait) => await new Promise<T>((resolve, reject) => batch.add({ resolve, reject, wait })))
 }

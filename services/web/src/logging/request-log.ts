@@ -1,7 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
-
-/** Probed every few seconds by orchestrators: logging each probe would drown the log. */
-const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics'])
+import { QUIET_ROUTES } from '../quiet-routes.js'
 
 /**
  * One flat line per request, written when it completes. Fastify's default writes

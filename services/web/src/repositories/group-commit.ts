@@ -1,4 +1,6 @@
+import type { Span } from '@opentelemetry/api'
 import { TurnBatch } from '../per-turn.js'
+import { awaitShared, runShared } from '../tracing/shared-work.js'
 
 /** A row the group statement inserted. */
 export interface InsertedRow { id: number, endpoint: string }
@@ -6,10 +8,13 @@ export interface InsertedRow { id: number, endpoint: string }
 /** What a caller that asked for the total gets: its own id, and the total read after its row committed. */
 export interface Counted { id: number, total: number }
 
-type Caller = { endpoint: string, reject: (err: unknown) => void } & (
+type Caller = { endpoint: string, reject: (err: unknown) => void, wait: Span | undefined } & (
   | { counted: false, resolve: (id: number) => void }
   | { counted: true, resolve: (answer: Counted) => void }
 )
+
+/** The span of one group's statement (and total), each caller's wait linked to it. */
+const GROUP_COMMIT = 'acessos group commit'
 
 /**
  * Group commit: the rows asked for in one turn (per-turn.ts) go to PostgreSQL as
@@ -23,7 +28,7 @@ export class GroupCommit {
   readonly #batch = new TurnBatch<Caller>((group) => {
     this.#inFlight++
     // The slot is held until the total is read too: a group never holds more than one connection.
-    this.#run(group).finally(() => {
+    runShared(GROUP_COMMIT, group.map((caller) => caller.wait), async () => await this.#run(group)).finally(() => {
       this.#inFlight--
       this.#batch.schedule()
     })
@@ -37,12 +42,14 @@ export class GroupCommit {
 
   /** Inserts one row for `endpoint`; its id once committed. */
   async add (endpoint: string): Promise<number> {
-    return await new Promise((resolve, reject) => this.#batch.add({ endpoint, counted: false, resolve, reject }))
+    return await awaitShared(GROUP_COMMIT, async (wait) =>
+      await new Promise<number>((resolve, reject) => this.#batch.add({ endpoint, counted: false, resolve, reject, wait })))
   }
 
   /** Inserts one row for `endpoint`; its id and the total, read after it committed. */
   async addCounted (endpoint: string): Promise<Counted> {
-    return await new Promise((resolve, reject) => this.#batch.add({ endpoint, counted: true, resolve, reject }))
+    return await awaitShared(GROUP_COMMIT, async (wait) =>
+      await new Promise<Counted>((resolve, reject) => this.#batch.add({ endpoint, counted: true, resolve, reject, wait })))
   }
 
   async #run (group: Caller[]): Promise<void> {

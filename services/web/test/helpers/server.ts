@@ -31,14 +31,17 @@ export interface RunningServer {
   exited: Promise<number | null>
 }
 
+/** What the image runs after `node` (the Dockerfile's CMD): the tracing preload, then the server. */
+export const SERVER_ARGS = ['--import', './dist/telemetry.js', 'dist/server.js']
+
 /**
- * Starts the built server exactly as the container does (`node dist/server.js`
+ * Starts the built server exactly as the container does (`node SERVER_ARGS…`
  * in the service's folder) and resolves once it listens. Killed after the test
  * if still running.
  */
 export async function startServer (t: Test, env: NodeJS.ProcessEnv, root = SERVICE_ROOT): Promise<RunningServer> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['dist/server.js'], {
+  const child = spawn(process.execPath, SERVER_ARGS, {
     cwd: root,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), [OWNER_VARIABLE]: ownerTag(), ...env },
     stdio: ['ignore', 'pipe', 'pipe']

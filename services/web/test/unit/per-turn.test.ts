@@ -16,7 +16,7 @@ const nextTurn = async () => await new Promise((resolve) => setImmediate(resolve
 
 t.test('callers in one turn of the event loop share one run and its outcome', async (t) => {
   const { run, runs, settle } = roundTrip()
-  const shared = sharedPerTurn(run)
+  const shared = sharedPerTurn('test work', run)
   const callers = [shared(), shared(), shared()]
   t.equal(runs(), 0, 'nothing runs before the turn ends')
   await nextTurn()
@@ -27,7 +27,7 @@ t.test('callers in one turn of the event loop share one run and its outcome', as
 
 t.test('a caller never gets the outcome of a run that had started before it called', async (t) => {
   const { run, runs, settle } = roundTrip()
-  const shared = sharedPerTurn(run)
+  const shared = sharedPerTurn('test work', run)
   const early = shared()
   await nextTurn()
   const late = shared()
@@ -41,7 +41,7 @@ t.test('a caller never gets the outcome of a run that had started before it call
 
 t.test('a failed run fails each of its callers, and the next turn runs again', async (t) => {
   const { run, runs, settle } = roundTrip()
-  const shared = sharedPerTurn(run)
+  const shared = sharedPerTurn('test work', run)
   const failing = [shared(), shared()]
   await nextTurn()
   settle[0]!.reject(new Error('connection refused'))

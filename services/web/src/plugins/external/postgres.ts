@@ -68,7 +68,7 @@ export default fp(async function postgresPool (fastify) {
       return (await availability.track(pool.query<R>(query))).rows
     },
     session,
-    ping: sharedPerTurn(async () => {
+    ping: sharedPerTurn('PostgreSQL ping', async () => {
       await availability.track(pool.query('SELECT 1'))
     }),
     stats: () => ({ connections: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),

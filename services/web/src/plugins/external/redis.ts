@@ -55,7 +55,7 @@ export default fp(async function redisConnection (fastify) {
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
     run,
-    ping: sharedPerTurn(async () => {
+    ping: sharedPerTurn('Redis ping', async () => {
       await run(client.ping())
     }),
     stats: () => ({ connected: client.status === 'ready' }),

@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import { trace } from '@opentelemetry/api'
+import { tracingEnabled } from '../../config.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The id of the request's trace; null when it is not traced. */
+    traceId: string | null
+  }
+}
+
+/**
+ * Points logs and metrics at traces: a traced request's log lines carry its
+ * trace_id and span_id beside its reqId, and its trace id is kept for the
+ * duration histogram's exemplar. With tracing off, no hook is added.
+ */
+export default fp(async function tracing (fastify) {
+  fastify.decorateRequest('traceId', null)
+  if (!tracingEnabled(fastify.config)) return
+
+  // Runs after @fastify/otel's own onRequest hook, within the request's span.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const span = trace.getActiveSpan()
+    if (span?.isRecording() === true) {
+      const { traceId, spanId } = span.spanContext()
+      request.traceId = traceId
+      request.log = reply.log = request.log.child({ trace_id: traceId, span_id: spanId })
+    }
+    done()
+  })
+}, { name: 'tracing', decorators: { fastify: ['config'] } })

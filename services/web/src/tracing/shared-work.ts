@@ -1,0 +1,50 @@
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Span } from '@opentelemetry/api'
+
+// The API's no-op tracer until the SDK is started (telemetry.ts), and then the SDK's.
+const tracer = trace.getTracer('web')
+
+/** The attribute saying how many requests one run of shared work served. */
+export const SHARED_REQUESTS = 'web.shared.requests'
+
+/**
+ * Awaits `join`, which hands the caller's request to work shared with other
+ * requests (per-turn.ts), under a span of the request's own for the wait,
+ * ended once it is answered. `join` gets that span, undefined when the request
+ * is not traced (tracing off, not sampled, a probe).
+ */
+export async function awaitShared<T> (name: string, join: (wait: Span | undefined) => Promise<T>): Promise<T> {
+  const request = trace.getActiveSpan()
+  if (request === undefined || !request.isRecording()) return await join(undefined)
+  const wait = tracer.startSpan(`${name} wait`)
+  try {
+    return await join(wait)
+  } finally {
+    wait.end()
+  }
+}
+
+/**
+ * Runs work done once for several requests. It belongs to none of them, so it
+ * gets a trace of its own: one span, linked to the wait of every traced request
+ * it serves (each wait linked back to it), counting every request served, with
+ * the PostgreSQL and Redis calls below it. With no traced request among them it
+ * runs outside any trace, not in the context of whichever request scheduled it.
+ */
+export async function runShared<T> (name: string, waits: ReadonlyArray<Span | undefined>, work: () => Promise<T>): Promise<T> {
+  const traced = waits.filter((wait) => wait !== undefined)
+  if (traced.length === 0) return await context.with(ROOT_CONTEXT, work)
+  const span = tracer.startSpan(name, {
+    root: true,
+    links: traced.map((wait) => ({ context: wait.spanContext() })),
+    attributes: { [SHARED_REQUESTS]: waits.length }
+  })
+  for (const wait of traced) wait.addLink({ context: span.spanContext() })
+  try {
+    return await context.with(trace.setSpan(ROOT_CONTEXT, span), work)
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message })
+    throw err
+  } finally {
+    span.end()
+  }
+}
