@@ -144,3 +144,32 @@ t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes
   t.match(warnings[0], { err: { message: /terminating connection due to administrator command/ } })
   t.equal(linesSince(logs, killed, level.info, 'PostgreSQL is available').length, 1, 'one info once connected again')
 })
+
+t.test('a query answered after PostgreSQL was seen failing does not mark it available again, so the outage logs one warning', async (t) => {
+  // About the order of events, not the timeout: the held query must outlast a busy machine.
+  const { app, config, logs } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '60000' })
+  // Two pool connections: one for the query held across the failure, one idle for PostgreSQL to kill.
+  await Promise.all(Array.from({ length: 2 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
+  const admin = await connectDatabase(t, config.DB_NAME)
+  const webBackends = async (state: string) => (await admin.query(
+    "SELECT pid, wait_event_type FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web' AND state = $2",
+    [config.DB_NAME, state]
+  )).rows
+
+  // Begun while PostgreSQL answers, held by a lock until after the failure.
+  await admin.query('SELECT pg_advisory_lock(28)')
+  const held = app.postgresPool.query({ text: 'SELECT pg_advisory_xact_lock(28)' })
+  await waitUntil(async () => (await webBackends('active')).some((row) => row.wait_event_type === 'Lock'), 'the query waits for the lock')
+
+  const failed = logs.length
+  await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web' AND state = 'idle'", [config.DB_NAME])
+  await waitUntil(() => linesSince(logs, failed, level.warn, 'PostgreSQL is unavailable').length === 1, 'the failure is seen')
+
+  await admin.query('SELECT pg_advisory_unlock(28)')
+  await held
+  t.same(linesSince(logs, failed, level.info, 'PostgreSQL is available'), [], 'the late answer does not mark PostgreSQL available')
+
+  await app.postgresPool.query({ text: 'SELECT 1' })
+  t.equal(linesSince(logs, failed, level.info, 'PostgreSQL is available').length, 1, 'a query begun after the failure does')
+  t.equal(linesSince(logs, failed, level.warn, 'PostgreSQL is unavailable').length, 1, 'one warning')
+})
