@@ -29,18 +29,22 @@ t.test(`once draining: readiness fails with encerrando at once, every request is
 })
 
 t.test('a request in flight when the drain begins is answered with Connection: close', async (t) => {
+  let entered = () => {}
+  const handlerEntered = new Promise<void>((resolve) => { entered = resolve })
   let release = () => {}
   const held = new Promise<void>((resolve) => { release = resolve })
   const { app } = await buildTestApp(t, {}, {
     extend: (app) => app.get('/held', { schema: liveSchema }, async () => {
+      entered()
       await held
       return { status: 'ok' as const }
     })
   })
-  const inFlight = app.inject('/held')
-  // Until the handler is waiting, the request is not in flight yet.
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  let answered = false
+  const inFlight = app.inject('/held').finally(() => { answered = true })
+  await handlerEntered
   await app.drain.begin()
+  t.notOk(answered, 'still in its handler when the drain began')
   release()
   const response = await inFlight
   checkBody(t, response, 200, liveSchema)

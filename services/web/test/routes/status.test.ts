@@ -59,14 +59,21 @@ t.test('the requests of one event-loop turn share one live round trip to each de
   t.equal(await pings() - pingsBefore, 1, 'one PING for the ten requests')
 })
 
-t.test('a request arriving while a round trip is under way gets one of its own', async (t) => {
+t.test('a request arriving while a round trip is under way gets one of its own, and its outcome', async (t) => {
   const proxy = await startProxy(t, services.db)
-  const { app } = await buildTestApp(t, { DB_PORT: String(proxy.port) })
+  const { app, config } = await buildTestApp(t, { DB_PORT: String(proxy.port) })
+  checkBody(t, await app.inject('/'), 200, statusSchema)
+  // The early request's SELECT 1 leaves on the pool's one connection and is held by the proxy.
   proxy.freeze()
   const early = app.inject('/')
-  await waitUntil(() => app.postgresPool.stats().connections === 1, 'the first SELECT 1 sent')
+  await waitUntil(() => app.postgresPool.stats().idle === 0, 'the first SELECT 1 sent')
   const late = app.inject('/')
   await waitUntil(() => app.postgresPool.stats().connections === 2, 'a second SELECT 1 for the later request')
+  // PostgreSQL ends the early round trip's connection: only the late one's succeeds.
+  const admin = await connectDatabase(t, config.DB_NAME)
+  const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web'", [config.DB_NAME])
+  t.equal(rowCount, 1, 'the early round trip\'s connection ended')
   await proxy.restore()
-  for (const response of await Promise.all([early, late])) checkBody(t, response, 200, statusSchema)
+  t.match(checkBody(t, await early, 200, statusSchema).servicos.database, { status: 'desconectado' }, 'the early request gets the failed round trip')
+  t.match(checkBody(t, await late, 200, statusSchema).servicos.database, { status: 'conectado' }, 'the late request gets its own, which succeeded')
 })
