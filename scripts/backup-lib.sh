@@ -1,6 +1,9 @@
-# Sourced by backup.sh and restore.sh after lib.sh: how they reach the running
-# stack's services. Every command with a credential runs inside a container that
-# holds it as a secret, so nothing secret is on the host's command line.
+# shellcheck shell=bash
+# Sourced by backup.sh and restore.sh after lib.sh: how they reach the stack's
+# services and read a backup's files. Every command with a credential runs
+# inside a container that holds it as a secret, so nothing secret is on the
+# host's command line. Files are read by throwaway containers of the stack's own
+# images, without network, so checking a backup needs no running service.
 
 # The four Redis keys of the contract, in the order the manifest lists them.
 REDIS_KEYS=(contador_acessos ultimo_acesso integracao_contador integracao_timestamp)
@@ -17,17 +20,30 @@ service_container () {
     --filter "label=com.docker.compose.service=$1" --filter label=com.docker.compose.oneoff=False | head -n 1
 }
 
-# Stops with one line unless db, cache and web of the project are running;
-# sets DB, CACHE and WEB to their container ids.
-require_running_stack () {
-  local service id
+is_running () {
+  [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]
+}
+
+# `require_stack TARGET SERVICE…`: stops with one line unless db, cache and web
+# of the project exist (make up created them) and the SERVICEs run; sets DB,
+# CACHE and WEB to their container ids.
+require_stack () {
+  local target=$1 service id
+  shift
   for service in db cache web; do
     id=$(service_container "$service")
-    if [ -z "$id" ] || [ "$(docker inspect -f '{{.State.Running}}' "$id")" != true ]; then
-      echo "make $1 needs the stack of project $(compose_project) running, and $service is not: start it with make up." >&2
+    if [ -z "$id" ]; then
+      echo "make $target needs the stack of project $(compose_project), and it has no $service container: create it with make up." >&2
       exit 1
     fi
     declare -g "${service^^}=$id"
+  done
+  for service in "$@"; do
+    id=${service^^}
+    if ! is_running "${!id}"; then
+      echo "make $target needs $service of project $(compose_project) running, and it is stopped: start it with make up." >&2
+      exit 1
+    fi
   done
 }
 
@@ -54,52 +70,60 @@ web_redis_db () {
   echo "${value:-0}"
 }
 
-# `backup_manifest MODE`: scripts/backup-manifest.mjs with the node of web's image,
-# in a container without network; passes on the variables it reads.
+# `image_sh CONTAINER SCRIPT ARGS…`: sh -c SCRIPT as root in a throwaway
+# container of CONTAINER's image, without network, stdin passed on.
+image_sh () {
+  docker run --rm -i --network none --entrypoint sh "$(docker inspect -f '{{.Image}}' "$1")" -c "$2" sh "${@:3}"
+}
+
+# `backup_manifest MODE`: scripts/backup-manifest.mjs with the node of web's image;
+# passes on the variables it reads.
 backup_manifest () {
   docker run --rm -i --network none -e MODE="$1" \
     -e CREATED -e PROJECT_VERSION -e PROJECT_COMMIT -e PG_VERSION -e PG_TAKEN_AT -e PG_SHA256 -e PG_ROWS -e PG_HIGHEST_ID \
-    -e REDIS_VERSION -e REDIS_TAKEN_AT -e REDIS_SHA256 -e REDIS_DB -e REDIS_VALUES \
+    -e PG_SCHEMA_VERSION -e REDIS_VERSION -e REDIS_TAKEN_AT -e REDIS_SHA256 -e REDIS_DB -e REDIS_VALUES \
     --entrypoint node "$(docker inspect -f '{{.Image}}' "$WEB")" --input-type=module -e "$(cat "$top/scripts/backup-manifest.mjs")"
 }
 
-# `redis_load MODE DB [VOLUME]` with an RDB file on stdin: loads it into a
-# redis-server of cache's own image in a container without network, and prints
-# the four keys of database DB as redis-cli's JSON array. MODE check loads it in
-# the container's /tmp; MODE restore loads it into VOLUME (cache's /data, cache
-# stopped) with the AOF removed, then has Redis write a new AOF from it, so the
-# cache, which starts from its AOF, starts from this data.
-redis_load () {
-  local volumes=()
-  [ "$1" = restore ] && volumes=(-v "$3:/data")
-  docker run --rm -i --network none "${volumes[@]}" --entrypoint sh "$(docker inspect -f '{{.Image}}' "$CACHE")" -c '
+# The highest migration version web's image carries (postgrator's NNN.do.*.sql).
+code_schema_version () {
+  image_sh "$WEB" 'ls /app/migrations' | sed -n 's/^0*\([0-9][0-9]*\)\.do\..*/\1/p' | sort -n | tail -n 1
+}
+
+# A pg_dump custom-format file on stdin: prints "rows highest_id schema_version"
+# of what it restores (acessos, and postgrator's schemaversion table; 0 where a
+# table is absent). Fails when pg_restore cannot read the file.
+dump_facts () {
+  image_sh "$DB" '
     set -eu
-    mode=$1 db=$2
-    shift 2
-    dir=/tmp/load
-    [ "$mode" = restore ] && dir=/data
-    mkdir -p "$dir"
-    rm -rf "$dir/appendonlydir" "$dir/appendonly.aof"
-    cat > "$dir/dump.rdb"
-    redis-server --dir "$dir" --dbfilename dump.rdb --port 0 --unixsocket /tmp/load.sock \
+    cat > /tmp/dump
+    pg_restore --data-only --table=acessos --table=schemaversion -f /tmp/data.sql /tmp/dump
+    awk -F "\t" "
+      /^COPY public\\.acessos /{table = \"acessos\"; next}
+      /^COPY public\\.schemaversion /{table = \"schemaversion\"; next}
+      /^\\\\\\.\$/{table = \"\"}
+      table == \"acessos\" {rows++; if (\$1 + 0 > highest) highest = \$1 + 0}
+      table == \"schemaversion\" {if (\$1 + 0 > schema) schema = \$1 + 0}
+      END {print rows + 0, highest + 0, schema + 0}" /tmp/data.sql'
+}
+
+# `redis_check DB` with an RDB file on stdin: loads it into a redis-server of
+# cache's image in a throwaway container and prints the four keys of database
+# DB as redis-cli's JSON array.
+redis_check () {
+  image_sh "$CACHE" '
+    set -eu
+    mkdir -p /tmp/load
+    cat > /tmp/load/dump.rdb
+    redis-server --dir /tmp/load --dbfilename dump.rdb --port 0 --unixsocket /tmp/load.sock \
       --appendonly no --save "" --logfile /tmp/load.log &
-    pid=$!
-    cli () { redis-cli -s /tmp/load.sock "$@"; }
     # LOADING is an error reply, and redis-cli exits 0 on those: only PONG counts.
-    until cli ping 2>/dev/null | grep -q PONG; do
-      if ! kill -0 "$pid" 2>/dev/null; then tail -n 5 /tmp/load.log >&2; exit 1; fi
+    until redis-cli -s /tmp/load.sock ping 2>/dev/null | grep -q PONG; do
+      if ! kill -0 $! 2>/dev/null; then tail -n 5 /tmp/load.log >&2; exit 1; fi
       sleep 0.1
     done
-    if [ "$mode" = restore ]; then
-      cli config set appendonly yes >/dev/null
-      until cli info persistence | grep -q "^aof_rewrite_in_progress:0" && cli info persistence | grep -q "^aof_rewrite_scheduled:0"; do
-        sleep 0.1
-      done
-      cli info persistence | grep -q "^aof_last_bgrewrite_status:ok" || { tail -n 5 /tmp/load.log >&2; exit 1; }
-      # The cache image starts redis-server as its own user: it chowns /data on start.
-    fi
-    cli --json -n "$db" mget "$@"
-    cli shutdown >/dev/null 2>&1 || true
-    wait "$pid" || true
-  ' sh "$1" "$2" "${REDIS_KEYS[@]}"
+    db=$1
+    shift
+    exec redis-cli -s /tmp/load.sock --json -n "$db" mget "$@"
+  ' "$1" "${REDIS_KEYS[@]}"
 }

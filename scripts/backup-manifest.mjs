@@ -2,7 +2,10 @@
 // node so the host needs no JSON tool. MODE=write prints a manifest built from
 // the environment; MODE=check reads one on stdin and prints what restore.sh
 // needs, one `name value` line each, or exits 1 with the reason on stderr.
-const FORMAT = 'desafio3-backup/1'
+// Format 2 adds the schema version; a format 1 manifest has none, and restore.sh
+// reads it from the dump instead.
+const FORMAT = 'desafio3-backup/2'
+const FORMATS = ['desafio3-backup/1', FORMAT]
 const KEYS = ['contador_acessos', 'ultimo_acesso', 'integracao_contador', 'integracao_timestamp']
 const CONSISTENCY = 'PostgreSQL and Redis are each a consistent snapshot, taken one after the other (PostgreSQL first), not at the same instant'
 
@@ -25,6 +28,7 @@ function write () {
       taken_at: env.PG_TAKEN_AT,
       file: 'postgres.dump',
       sha256: env.PG_SHA256,
+      schema_version: count('PG_SCHEMA_VERSION'),
       acessos: { rows: count('PG_ROWS'), highest_id: count('PG_HIGHEST_ID') }
     },
     redis: {
@@ -46,7 +50,7 @@ function check (text) {
   } catch {
     throw new Error('manifest.json is not complete JSON (truncated or damaged)')
   }
-  if (manifest?.format !== FORMAT) throw new Error(`manifest.json is not a ${FORMAT} manifest`)
+  if (!FORMATS.includes(manifest?.format)) throw new Error(`manifest.json is not a ${FORMATS.join(' or ')} manifest`)
   const { postgresql: pg, redis } = manifest
   const sha = (part, file) => {
     if (part?.file !== file || !/^[0-9a-f]{64}$/.test(part.sha256 ?? '')) throw new Error(`manifest.json lacks ${file} and its sha256`)
@@ -62,6 +66,7 @@ function check (text) {
     ['rows', counted(pg.acessos?.rows, 'the row count')],
     ['highest_id', counted(pg.acessos?.highest_id, 'the highest id')],
     ['redis_db', counted(redis.db, 'the Redis database number')],
+    ['schema_version', manifest.format === FORMAT ? counted(pg.schema_version, 'the schema version') : 'unknown'],
     ['created', manifest.created]
   ]
   const keys = redis.keys ?? {}

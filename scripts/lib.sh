@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts behind make: how they find Docker with Compose v2 and
 # start the stack's db and cache where the host can reach them.
 

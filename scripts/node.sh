@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that run the service or its tests on the host: puts the
 # Node.js major the image ships (the Dockerfile's `FROM node:<major>`) first on
 # PATH, so what is tested is what ships. When the machine's node is another

@@ -39,7 +39,7 @@ for name in db_password redis_password grafana_admin_password; do
     if [ "$name" = db_password ]; then
       volume=$(initialised_db_volume)
       if [ -n "$volume" ]; then
-        echo "volume $volume already holds a PostgreSQL cluster, so no new password is made for it: put its password in $file (printf '%s\n' 'the-password' > $file) and run make up again, or start over with make clean (deletes all stored data)." >&2
+        printf '%s\n' "volume $volume already holds a PostgreSQL cluster, so no new password is made for it: put its password in $file (printf '%s\n' 'the-password' > $file) and run make up again, or start over with make clean (deletes all stored data)." >&2
         exit 1
       fi
     fi

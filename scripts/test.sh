@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: static checks and build, then the test suite against a throwaway
+# make test: static checks (shellcheck too) and build, then the test suite against a throwaway
 # compose project's db and cache when Docker with Compose v2 answers, else against
 # local services. The end-to-end suite over the whole stack is make e2e.
 set -euo pipefail
@@ -17,6 +17,8 @@ npm run typecheck &
 typecheck=$!
 npm run build &
 build=$!
+"$top/scripts/shellcheck.sh" &
+shellcheck=$!
 npx dclint "$top/compose.yaml" "$top/compose.test.yaml"
 
 missing=$(compose_missing)
@@ -41,6 +43,7 @@ fi
 wait "$lint"
 wait "$typecheck"
 wait "$build"
+wait "$shellcheck"
 echo "make test: Node $(node --version)"
 # Built above: --ignore-scripts skips the pretest build, not the test script.
 npm test --ignore-scripts

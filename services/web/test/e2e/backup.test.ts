@@ -1,74 +1,21 @@
-import { cp, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import t from 'tap'
-import type { Test } from 'tap'
 import { dbTestSchema } from '../../src/routes/db.js'
 import { cacheTestSchema } from '../../src/routes/cache.js'
 import { checkBody } from '../helpers/app.js'
 import { fetchResponse } from '../helpers/server.js'
-import { createStack, writeSecret, type CommandResult, type Stack } from './stack.js'
+import { backup, backupStack, data, fromManifest, ownLines, psql, readManifest, said } from './backups.js'
+import { TOP, writeSecret } from './stack.js'
 
 // make backup and make restore on throwaway projects, driven as a person does:
 // make with the project's COMPOSE_PROJECT_NAME, SECRETS_DIR and BACKUPS_DIR.
 
-const KEYS = ['contador_acessos', 'ultimo_acesso', 'integracao_contador', 'integracao_timestamp'] as const
-
-interface Data {
-  rows: number
-  highestId: number
-  keys: Record<string, string | null>
-}
-
-interface Manifest {
-  postgresql: { acessos: { rows: number, highest_id: number } }
-  redis: { keys: Record<string, string | null> }
-}
-
-/** A stack of its own whose backups go to a folder of its own, both removed at the end. */
-async function backupStack (t: Test, prefix: string, env: NodeJS.ProcessEnv = {}): Promise<Stack & { backups: string }> {
-  const backups = await mkdtemp(join(tmpdir(), `${prefix}-backups-`))
-  t.teardown(async () => await rm(backups, { recursive: true, force: true }))
-  return { ...await createStack(t, prefix, { BACKUPS_DIR: backups, ...env }), backups }
-}
-
-/** What the stack holds now, read inside db and cache. */
-async function data (stack: Stack): Promise<Data> {
-  const sql = 'SELECT count(*), coalesce(max(id), 0) FROM acessos'
-  const row = await stack.compose('exec', '-T', 'db', 'sh', '-c', 'psql -XAt -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "$1"', 'sh', sql)
-  const [rows, highestId] = row.trim().split('|').map(Number)
-  const values = await stack.compose('exec', '-T', 'cache', 'sh', '-c',
-    'REDISCLI_AUTH="$(cat /run/secrets/redis_password)" redis-cli --json mget "$@"', 'sh', ...KEYS)
-  const list = JSON.parse(values) as Array<string | null>
-  return { rows: rows ?? NaN, highestId: highestId ?? NaN, keys: Object.fromEntries(KEYS.map((key, i) => [key, list[i] ?? null])) }
-}
-
-function fromManifest (manifest: Manifest): Data {
-  return { rows: manifest.postgresql.acessos.rows, highestId: manifest.postgresql.acessos.highest_id, keys: manifest.redis.keys }
-}
-
-/** make backup; returns the backup's directory (its last line of output) and manifest. */
-async function backup (t: Test, stack: Stack): Promise<{ dir: string, manifest: Manifest }> {
-  const result = await stack.make('backup')
-  t.equal(result.code, 0, `make backup: ${result.stderr}`)
-  const dir = ownLines(result.stdout).at(-1) ?? ''
-  t.match(result.stdout, /one after the other/, 'says how the two snapshots relate')
-  return { dir, manifest: JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) }
-}
-
-/** The lines of output the script wrote, without make's own (directory changes, errors). */
-function ownLines (output: string): string[] {
-  return output.trim().split('\n').filter((line) => !/^make(\[\d+\])?: /.test(line))
-}
-
-/** What the command said on stderr. */
-function said (result: CommandResult): string[] {
-  return ownLines(result.stderr)
-}
-
-const psql = async (stack: Stack, sql: string) =>
-  await stack.compose('exec', '-T', 'db', 'sh', '-c', 'psql -X -v ON_ERROR_STOP=1 -q -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "$1"', 'sh', sql)
+const run = promisify(execFile)
 
 await t.test('a backup restores into an empty stack exactly; damaged backups are refused', async (t) => {
   const stack = await backupStack(t, 'e2e-backup')
@@ -122,6 +69,65 @@ await t.test('a backup restores into an empty stack exactly; damaged backups are
     t.not(result.code, 0)
     t.match(said(result), [/FORCE=1/])
     t.same(await data(stack), before)
+  })
+
+  await t.test('make backup where it cannot write fails in one line and leaves nothing behind', async (t) => {
+    const scratch = await mkdtemp(join(tmpdir(), 'e2e-backup-scratch-'))
+    t.teardown(async () => await rm(scratch, { recursive: true, force: true }))
+    const file = join(scratch, 'a-file')
+    await writeFile(file, '')
+    const notDir = await stack.make('backup', `BACKUPS_DIR=${join(file, 'backups')}`)
+    t.not(notDir.code, 0)
+    t.match(said(notDir), [/^make backup: failed while creating .*Not a directory; nothing was kept\.$/])
+    // A dump larger than the full folder.
+    await psql(stack, "INSERT INTO acessos (endpoint) SELECT '/db/test' FROM generate_series(1, 20000)")
+    // Folders of the test's own: a read-only and a full tmpfs (root, as make e2e runs here).
+    for (const [options, reason] of [['ro,size=1m', /Read-only file system; nothing was kept\.$/i], ['size=16k', /no space left on device; nothing was kept\.$/i]] as const) {
+      const dir = join(scratch, options.replace(/\W/g, '-'))
+      await mkdir(dir)
+      await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir])
+      t.teardown(async () => { await run('umount', [dir]) })
+      const result = await stack.make('backup', `BACKUPS_DIR=${dir}`)
+      t.not(result.code, 0, `make backup into a ${options} tmpfs fails`)
+      t.match(said(result), [/^make backup: failed while /])
+      t.match(said(result), [reason])
+      t.same(await readdir(dir), [], 'no .partial folder and no backup left')
+    }
+  })
+
+  await t.test('two backups in the same second both succeed', async (t) => {
+    // date answers one fixed UTC second, as two backups within a second see it.
+    const bin = await mkdtemp(join(tmpdir(), 'e2e-backup-date-'))
+    t.teardown(async () => await rm(bin, { recursive: true, force: true }))
+    const date = (await run('sh', ['-c', 'command -v date'])).stdout.trim()
+    await writeFile(join(bin, 'date'), `#!/bin/sh\ncase "$*" in *-u*) echo 2030-01-01T00:00:00Z ;; *) exec ${date} "$@" ;; esac\n`)
+    await chmod(join(bin, 'date'), 0o755)
+    const dirs: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const result = await stack.make('backup', `PATH=${bin}:${process.env.PATH ?? ''}`)
+      t.equal(result.code, 0, `backup ${i + 1}: ${result.stderr}`)
+      dirs.push(ownLines(result.stdout).at(-1) ?? '')
+    }
+    t.same(dirs.map((dir) => dir.split('/').at(-1)), ['20300101T000000Z', '20300101T000000Z-2'])
+    for (const dir of dirs) t.equal((await readManifest(dir)).postgresql.acessos.rows, (await data(stack)).rows)
+  })
+
+  await t.test('the cron line of docs/operations.md makes a backup on a fresh clone', async (t) => {
+    const doc = await readFile(join(TOP, 'docs', 'operations.md'), 'utf8')
+    const command = doc.match(/^[\d*]+ [\d*]+ [\d*]+ [\d*]+ [\d*]+ (cd (\S+) && .*)$/m)
+    t.ok(command, 'the doc has a cron line')
+    // The repository's tracked files, as a clone has them: no backups/ yet.
+    const clone = await mkdtemp(join(tmpdir(), 'e2e-backup-clone-'))
+    t.teardown(async () => await rm(clone, { recursive: true, force: true }))
+    for (const file of (await run('git', ['-C', TOP, 'ls-files'])).stdout.trim().split('\n')) {
+      await cp(join(TOP, file), join(clone, file), { recursive: true })
+    }
+    const { BACKUPS_DIR: _ownFolder, ...env } = stack.env
+    await run('sh', ['-c', (command?.[1] ?? '').replace(command?.[2] ?? '', clone)], { env })
+    const log = await readFile(join(clone, 'backups', 'cron.log'), 'utf8')
+    const dir = ownLines(log).at(-1) ?? ''
+    t.match(dir, new RegExp(`^${clone}/backups/\\d{8}T\\d{6}Z$`), 'the log ends with the new backup')
+    t.equal((await readManifest(dir)).postgresql.acessos.rows, (await data(stack)).rows)
   })
 
   await t.test('down -v, up, restore: exactly the backup, and ids go on after its highest', async (t) => {

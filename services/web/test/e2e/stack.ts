@@ -26,6 +26,8 @@ export interface Stack {
   url: string
   /** Where this stack's secret files are (SECRETS_DIR). */
   secretsDir: string
+  /** The environment `make` and `docker` run in, for a command the test spawns itself. */
+  env: NodeJS.ProcessEnv
   /** `make <target> [VAR=value…]` in the repository, as a person runs it, on this project. */
   make: (target: string, ...variables: string[]) => Promise<CommandResult>
   /** `docker compose …` on this project; rejects on a non-zero exit. */
@@ -77,6 +79,7 @@ export async function createStack (t: Test, prefix = 'e2e', extraEnv: NodeJS.Pro
     project,
     url: `http://127.0.0.1:${port}`,
     secretsDir,
+    env,
     make: async (target, ...variables) => await exec('make', ['-C', TOP, target, ...variables]),
     compose: async (...args) => await checked('docker', ['compose', ...args]),
     docker: async (...args) => await checked('docker', args),
