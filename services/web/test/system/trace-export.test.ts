@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto'
+import t, { type Test } from 'tap'
+import { cacheTestSchema } from '../../src/routes/cache.js'
+import { statusSchema } from '../../src/routes/status.js'
+import { dependencyFailed } from '../../src/messages.js'
+import { checkBody, isolatedEnv, level } from '../helpers/app.js'
+import { endpoints } from '../helpers/endpoints.js'
+import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js'
+import { startProxy } from '../helpers/proxy.js'
+import { fetchResponse, startServer, type RunningServer } from '../helpers/server.js'
+import { services } from '../helpers/services.js'
+import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
+
+// A collector that fails must never reach a request: spans wait in a bounded
+// queue, exports give up after OTEL_EXPORTER_OTLP_TIMEOUT (short here, so that
+// a frozen collector fails within the test), and the log says it once.
+
+const EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_EXPORTER_OTLP_TIMEOUT: '300' }
+const UNAVAILABLE = 'OTLP collector is unavailable'
+const AVAILABLE = 'OTLP collector is available'
+
+const lines = (server: RunningServer, atLevel: number, msg: string) => server.logs().filter((line) => line.level === atLevel && line.msg === msg)
+
+/** Every endpoint of the contract answered, each as it does without tracing and within the bound of `/`. */
+async function everyEndpointAnswers (t: Test, server: RunningServer) {
+  for (const { url, schema } of endpoints) {
+    const { result, ms } = await timed(async () => await fetchResponse(server.url + url))
+    checkBody(t, result, 200, schema)
+    t.ok(ms < STATUS_WITHIN_MS, `${url} answered in ${Math.round(ms)} ms`)
+  }
+}
+
+/** A traced request whose spans the collector got: the request id's log line names its trace. */
+async function arrives (server: RunningServer, receiver: OtlpReceiver, url = '/cache/test') {
+  const requestId = randomUUID()
+  await fetchResponse(server.url + url, { headers: { 'x-request-id': requestId } })
+  await waitUntil(() => server.logs().some((line) => line.reqId === requestId && line.msg === 'request completed'), 'its log line')
+  const traceId = server.logs().find((line) => line.reqId === requestId && line.msg === 'request completed')!.trace_id
+  await waitUntil(() => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER'), 'its spans at the collector')
+}
+
+const failures = [
+  { name: 'down (connections refused)', fail: async (receiver: OtlpReceiver) => await receiver.stop(), recover: async (receiver: OtlpReceiver) => await receiver.start(), countsExports: false },
+  { name: 'refusing every export (503)', fail: async (receiver: OtlpReceiver) => { receiver.mode = 'refuse' }, recover: async (receiver: OtlpReceiver) => { receiver.mode = 'accept' }, countsExports: true },
+  { name: 'frozen (connects, never answers)', fail: async (receiver: OtlpReceiver) => { receiver.mode = 'freeze' }, recover: async (receiver: OtlpReceiver) => { receiver.mode = 'accept' }, countsExports: true }
+] as const
+
+for (const failure of failures) {
+  t.test(`a collector ${failure.name}: every endpoint answers as without tracing; one warning, one line on recovery`, async (t) => {
+    const receiver = await startOtlpReceiver(t)
+    const server = await startServer(t, { ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...EXPORT })
+    await arrives(server, receiver)
+    await waitUntil(() => lines(server, level.info, AVAILABLE).length === 1, 'the collector reported available')
+
+    await failure.fail(receiver)
+    await everyEndpointAnswers(t, server)
+    await waitUntil(() => lines(server, level.warn, UNAVAILABLE).length > 0, 'the failing export reported')
+    if (failure.countsExports) {
+      // More exports fail after the first; each request ends spans for one.
+      const failedBefore = receiver.exports()
+      await waitUntil(async () => {
+        await fetchResponse(`${server.url}/cache/test`)
+        return receiver.exports() >= failedBefore + 3
+      }, 'three more exports failing')
+    }
+    await everyEndpointAnswers(t, server)
+    t.equal(lines(server, level.warn, UNAVAILABLE).length, 1, 'one warning for the whole outage')
+    t.ok(lines(server, level.warn, UNAVAILABLE)[0]!.err, 'with its cause')
+
+    await failure.recover(receiver)
+    await arrives(server, receiver)
+    await waitUntil(() => lines(server, level.info, AVAILABLE).length === 2, 'the recovery reported')
+    t.equal(lines(server, level.warn, UNAVAILABLE).length, 1, 'still one warning')
+  })
+}
+
+t.test('with the collector frozen, PostgreSQL\'s and Redis\' outage guarantees still hold', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  const redis = await startProxy(t, services.redis)
+  const server = await startServer(t, { ...await isolatedEnv(t), REDIS_PORT: String(redis.port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...EXPORT })
+  await arrives(server, receiver)
+  receiver.mode = 'freeze'
+  redis.freeze()
+  const cache = await timed(async () => await fetchResponse(`${server.url}/cache/test`))
+  t.same(checkBody(t, cache.result, 503, cacheTestSchema), { status: 'erro', erro: dependencyFailed.cache })
+  t.ok(cache.ms < ERROR_WITHIN_MS, `/cache/test answered 503 in ${Math.round(cache.ms)} ms`)
+  const status = await timed(async () => await fetchResponse(`${server.url}/`))
+  t.equal(checkBody(t, status.result, 200, statusSchema).servicos.cache.status, 'desconectado')
+  t.ok(status.ms < STATUS_WITHIN_MS, `/ answered in ${Math.round(status.ms)} ms`)
+  await redis.restore()
+})
+
+t.test('with the collector frozen, spans beyond the export queue are dropped, not kept', async (t) => {
+  const QUEUE = 50
+  const REQUESTS = 200
+  const receiver = await startOtlpReceiver(t)
+  const server = await startServer(t, {
+    ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...EXPORT, OTEL_BSP_MAX_QUEUE_SIZE: String(QUEUE)
+  })
+  await arrives(server, receiver)
+  const before = receiver.spans.length
+  receiver.mode = 'freeze'
+  for (let sent = 0; sent < REQUESTS; sent += 20) {
+    await Promise.all(Array.from({ length: 20 }, async () => t.equal((await fetchResponse(`${server.url}/cache/test`)).statusCode, 200)))
+  }
+  receiver.mode = 'accept'
+  // The export that was frozen times out, then the queue leaves; then a request's spans find room.
+  await waitUntil(() => lines(server, level.info, AVAILABLE).length === 2, 'the recovery reported')
+  await arrives(server, receiver)
+  const created = REQUESTS * 4
+  const kept = receiver.spans.length - before - 4
+  // Held at most: the queue, and the one batch being exported (no larger than the queue).
+  t.ok(kept > 0 && kept <= 2 * QUEUE, `${kept} of the ${created} spans ended during the outage were kept: at most twice the queue (${QUEUE})`)
+})
