@@ -6,10 +6,11 @@ import redisConnection from '../../src/plugins/external/redis.js'
 import { isolatedEnv } from '../helpers/app.js'
 import { startProxy } from '../helpers/proxy.js'
 import { services } from '../helpers/services.js'
+import { UNHURRIED } from '../helpers/timing.js'
 
 t.test('closing the Redis connection resolves once Redis has ended the connection, not once QUIT is answered, so Redis no longer lists the client', async (t) => {
   const proxy = await startProxy(t, services.redis)
-  const config = loadConfig({ ...await isolatedEnv(t), REDIS_PORT: String(proxy.port), DEPENDENCY_TIMEOUT_MS: '60000' })
+  const config = loadConfig({ ...await isolatedEnv(t), ...UNHURRIED, REDIS_PORT: String(proxy.port) })
   // The plugin alone, so that nothing else holds close() up.
   const app = Fastify({ logger: false })
   app.decorate('config', config)

@@ -8,6 +8,7 @@ import { buildApp, type App } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { ownedTempDir } from './owner.js'
 import { claimRedisDatabase, createDatabase, services } from './services.js'
+import { waitUntil } from './timing.js'
 
 /**
  * The service's whole environment, pointing at this test's own database and
@@ -72,6 +73,19 @@ export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv, { extend }: T
   extend?.(app)
   await app.ready()
   return { app, config, logs }
+}
+
+/**
+ * How long the app took over `response`, by its own clock: the `responseTime`
+ * of the request's log line, found by the request id the answer carries. Time
+ * the test spent around the call (inject, other work on a busy machine) is not in it.
+ */
+export async function respondedInMs (logs: TestApp['logs'], response: Response): Promise<number> {
+  const reqId = response.headers['x-request-id']
+  const logged = () => logs.find((line) => line.reqId === reqId && line.msg === 'request completed')
+  // Log lines are written once the turn ends, so the line may follow the answer.
+  await waitUntil(() => logged() !== undefined, `the log line of request ${String(reqId)}`)
+  return Number(logged()!.responseTime)
 }
 
 /** A route's `schema` as far as its answers go: one body schema per status, or per class (`4xx`). */

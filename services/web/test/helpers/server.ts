@@ -9,7 +9,12 @@ import { OWNER_VARIABLE, ownerTag } from './owner.js'
 /** The service's folder: where `dist/` and `migrations/` are, as in the image's /app. */
 export const SERVICE_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
-/** A TCP port nobody listens on right now, picked by the kernel. */
+/**
+ * A TCP port nobody listens on right now, picked by the kernel. Only for what
+ * cannot listen on port 0 and say where it landed: the service (PORT is 1 to
+ * 65535) and redis-server (--port 0 turns TCP off); an app in the test's
+ * process listens on port 0.
+ */
 export async function freePort (): Promise<number> {
   const probe = createServer()
   probe.listen(0, '127.0.0.1')

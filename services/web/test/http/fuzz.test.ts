@@ -7,6 +7,7 @@ import { statusSchema } from '../../src/routes/status.js'
 import { checkBody, isolatedEnv, level } from '../helpers/app.js'
 import { rawRequest } from '../helpers/raw-http.js'
 import { fetchResponse, startServer } from '../helpers/server.js'
+import { UNHURRIED } from '../helpers/timing.js'
 
 // Bounded by count: the test's worth is in what the requests get, not in how fast they go.
 const WELL_FORMED = 1500
@@ -173,7 +174,7 @@ async function sendAll<T> (items: T[], send: (item: T) => Promise<Outcome | unde
 
 t.test(`a few thousand random and malformed requests (seed ${seed}) get no 5xx, no HTML error, and leave the process serving`, async (t) => {
   // Not about the dependency timeout: a busy machine must not turn a slow query into a 503.
-  const server = await startServer(t, { ...await isolatedEnv(t), DEPENDENCY_TIMEOUT_MS: '60000' })
+  const server = await startServer(t, { ...await isolatedEnv(t), ...UNHURRIED })
   const port = Number(new URL(server.url).port)
   // Drawn before sending, so that a seed always gives the same requests.
   const wellFormedRequests = Array.from({ length: WELL_FORMED }, wellFormed)

@@ -5,14 +5,14 @@ import { dbTestSchema } from '../../src/routes/db.js'
 import { cacheTestSchema } from '../../src/routes/cache.js'
 import { integracaoSchema } from '../../src/routes/integracao.js'
 import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
-import { buildTestApp, checkBody, level, type TestApp } from '../helpers/app.js'
+import { buildTestApp, checkBody, level, respondedInMs, type TestApp } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
+import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, UNHURRIED, waitUntil } from '../helpers/timing.js'
 
 // One outage at a time, although each mostly waits on timeouts: the bounds below
-// time an app in this process, and another outage's app starting would hold the
-// event loop they share.
+// are the app's own responseTime, and another outage's app starting would hold
+// the event loop they share.
 
 const dependencies = [
   {
@@ -64,16 +64,17 @@ for (const dependency of dependencies) {
       await outage.start(proxy)
 
       await t.test(`${dependency.endpoint} answers the documented 503 within ${ERROR_WITHIN_MS} ms, also under a burst`, async (t) => {
-        const burst = await Promise.all(Array.from({ length: 20 }, () => timed(() => app.inject(dependency.endpoint))))
-        for (const { result: response } of burst) {
+        const burst = await Promise.all(Array.from({ length: 20 }, () => app.inject(dependency.endpoint)))
+        for (const response of burst) {
           t.same(checkBody(t, response, 503, dependency.schema), { status: 'erro', erro: dependency.erro })
         }
-        const slowest = Math.max(...burst.map(({ ms }) => ms))
+        const slowest = Math.max(...await Promise.all(burst.map(async (response) => await respondedInMs(logs, response))))
         t.ok(slowest < ERROR_WITHIN_MS, `the slowest answered in ${Math.round(slowest)} ms`)
       })
 
       await t.test(`/ answers 200 within ${STATUS_WITHIN_MS} ms with ${dependency.name} desconectado`, async (t) => {
-        const { result: response, ms } = await timed(() => app.inject('/'))
+        const response = await app.inject('/')
+        const ms = await respondedInMs(logs, response)
         t.ok(ms < STATUS_WITHIN_MS, `answered in ${Math.round(ms)} ms`)
         const body = checkBody(t, response, 200, statusSchema)
         t.same(body.servicos[dependency.statusKey], {
@@ -90,7 +91,8 @@ for (const dependency of dependencies) {
       })
 
       await t.test('/integracao answers 503, its failing operation in error and the other one done', async (t) => {
-        const { result: response, ms } = await timed(() => app.inject('/integracao'))
+        const response = await app.inject('/integracao')
+        const ms = await respondedInMs(logs, response)
         t.ok(ms < ERROR_WITHIN_MS, `answered in ${Math.round(ms)} ms`)
         const body = checkBody(t, response, 503, integracaoSchema)
         t.equal(body.status, 'erro')
@@ -123,7 +125,7 @@ for (const dependency of dependencies) {
 
 t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes nothing and the next request gets a fresh one', async (t) => {
   // About killed connections, not the timeout: a busy machine must not turn a slow connect into one.
-  const { app, config, logs } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '60000' })
+  const { app, config, logs } = await buildTestApp(t, UNHURRIED)
   // Ten queries at once, each on a connection of its own (requests would not do:
   // the pings of a turn share one query, a burst of inserts is one group).
   await Promise.all(Array.from({ length: 10 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
@@ -147,7 +149,7 @@ t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes
 
 t.test('a query answered after PostgreSQL was seen failing does not mark it available again, so the outage logs one warning', async (t) => {
   // About the order of events, not the timeout: the held query must outlast a busy machine.
-  const { app, config, logs } = await buildTestApp(t, { DEPENDENCY_TIMEOUT_MS: '60000' })
+  const { app, config, logs } = await buildTestApp(t, UNHURRIED)
   // Two pool connections: one for the query held across the failure, one idle for PostgreSQL to kill.
   await Promise.all(Array.from({ length: 2 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
   const admin = await connectDatabase(t, config.DB_NAME)
