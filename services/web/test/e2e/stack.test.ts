@@ -191,8 +191,12 @@ async function checkStack (stack: Stack): Promise<void> {
       const logsBefore = (await webLogs()).length
       await stack.compose('stop', outage.service)
 
-      const { result, ms } = await timed(() => get(outage.endpoint))
-      t.same(checkBody(t, result, 503, outage.schema), { status: 'erro', erro: outage.erro })
+      const reqId = `e2e-${outage.service}-stopped-${Date.now()}`
+      t.same(checkBody(t, await get(outage.endpoint, { headers: { 'x-request-id': reqId } }), 503, outage.schema), { status: 'erro', erro: outage.erro })
+      // Timed by web's own clock, not this process's around docker's port forwarding.
+      const logged = async () => (await webLogs()).find((line) => line.reqId === reqId && line.msg === 'request completed')
+      await waitUntil(async () => await logged() !== undefined, 'the 503 is logged')
+      const ms = Number((await logged())?.responseTime)
       t.ok(ms < ERROR_WITHIN_MS, `${outage.endpoint} answered 503 in ${Math.round(ms)} ms`)
       const status = checkBody(t, await get('/'), 200, statusSchema)
       t.match(status.servicos[outage.statusKey], { status: 'desconectado', erro: outage.statusErro })
