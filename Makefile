@@ -60,7 +60,8 @@ psql: ## Open a psql prompt on the running stack's database
 redis-cli: ## Open a redis-cli prompt on the running stack's cache, authenticated from its secret
 	$(COMPOSE) exec $$([ -t 0 ] || echo -T) cache sh -c 'REDISCLI_AUTH="$$(cat /run/secrets/redis_password)" exec redis-cli'
 
-monitoring: ## Start the stack plus Prometheus and Grafana (compose profile monitoring), Grafana on 127.0.0.1 only
-	@scripts/up.sh $@ --profile monitoring
+# web traces into the profile's Jaeger in this profile only (unless the shell names another collector).
+monitoring: ## Start the stack plus Prometheus, Jaeger and Grafana (compose profile monitoring), Grafana on 127.0.0.1 only
+	@OTEL_EXPORTER_OTLP_ENDPOINT="$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://jaeger:4318}" scripts/up.sh $@ --profile monitoring
 	@port=$$(docker compose --profile monitoring port grafana 3000 | sed 's/.*://'); \
 	  echo "Grafana is up at http://127.0.0.1:$$port (dashboard web; user admin, password in secrets/grafana_admin_password.txt)"

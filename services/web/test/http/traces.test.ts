@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { TRACE_ID_LABEL } from '../../src/plugins/app/metrics.js'
 import { dbTestSchema } from '../../src/routes/db.js'
 import { SHARED_REQUESTS } from '../../src/tracing/shared-work.js'
 import { checkBody, isolatedEnv } from '../helpers/app.js'
@@ -210,17 +211,20 @@ t.test('the duration histogram carries trace ids as exemplars, in OpenMetrics wh
   const openMetrics = await fetchResponse(`${server.url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0, text/plain; version=0.0.4; q=0.5' } })
   t.match(openMetrics.headers['content-type'], /^application\/openmetrics-text; version=1\.0\.0/)
   t.match(openMetrics.body, /# EOF\n$/, 'OpenMetrics ends with # EOF')
-  const exemplars = [...openMetrics.body.matchAll(/^http_request_duration_seconds_bucket\{[^}]*route="([^"]+)"[^}]*\} \d+ # \{trace_id="([0-9a-f]{32})"\} /gm)]
-    .map(([, route, traceId]) => ({ route, traceId }))
+  const exemplars = [...openMetrics.body.matchAll(/^http_request_duration_seconds_bucket\{[^}]*route="([^"]+)"[^}]*\} \d+ # \{(\w+)="([0-9a-f]{32})"\} /gm)]
+    .map(([, route, label, traceId]) => ({ route, label, traceId }))
   for (const { url } of endpoints) {
     const ofRoute = exemplars.filter(({ route }) => route === url)
     t.ok(ofRoute.length > 0, `${url} has exemplars`)
-    for (const { traceId } of ofRoute) t.equal(traced.get(traceId!), url, `${url}: an exemplar names a trace of a ${url} request`)
+    for (const { label, traceId } of ofRoute) {
+      t.equal(label, TRACE_ID_LABEL)
+      t.equal(traced.get(traceId!), url, `${url}: an exemplar names a trace of a ${url} request`)
+    }
   }
 
   const text = await fetchResponse(`${server.url}/metrics`)
   t.match(text.headers['content-type'], /^text\/plain; version=0\.0\.4/, 'Prometheus text by default')
-  t.notMatch(text.body, /trace_id/, 'which has no exemplars')
+  t.notMatch(text.body, TRACE_ID_LABEL, 'which has no exemplars')
 })
 
 t.test('with tracing off, the preload loads no SDK and requests carry no trace ids', async (t) => {

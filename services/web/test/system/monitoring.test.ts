@@ -199,6 +199,6 @@ t.test('compose accepts the monitoring profile', async (t) => {
     throw new Error(`docker compose is missing, so the monitoring profile cannot be checked: ${error.message}`)
   })
   const { stdout } = await run('docker', ['compose', '--profile', 'monitoring', 'config', '--services'], { cwd: TOP })
-  t.same(stdout.split('\n').filter(Boolean).sort(), ['cache', 'db', 'grafana', 'prometheus', 'web'])
+  t.same(stdout.split('\n').filter(Boolean).sort(), ['cache', 'db', 'grafana', 'jaeger', 'prometheus', 'web'])
   await t.resolves(run('docker', ['compose', '--profile', 'monitoring', 'config', '-q'], { cwd: TOP }))
 })

@@ -2,6 +2,9 @@ import fp from 'fastify-plugin'
 import { collectDefaultMetrics, Gauge, Histogram, Registry, type Metric, type OpenMetricsContentType } from 'prom-client'
 import { tracingEnabled } from '../../config.js'
 
+/** The exemplar label naming a trace: what Grafana's Prometheus datasource links to Jaeger by. */
+export const TRACE_ID_LABEL = 'trace_id'
+
 /** Whether a scraper takes OpenMetrics, the format that carries exemplars (Prometheus asks for it first). */
 const acceptsOpenMetrics = (accept: string | undefined) => accept?.includes('application/openmetrics-text') === true
 
@@ -30,7 +33,7 @@ export default fp(async function metrics (fastify) {
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }
     const value = reply.elapsedTime / 1000
     if (!exemplars) durations.observe(labels, value)
-    else durations.observe({ labels, value, exemplarLabels: request.traceId === null ? {} : { trace_id: request.traceId } })
+    else durations.observe({ labels, value, exemplarLabels: request.traceId === null ? {} : { [TRACE_ID_LABEL]: request.traceId } })
     done()
   })
 
