@@ -8,6 +8,7 @@
 import { claimRedisDb, createDatabase, dropDatabase, flushRedisDb } from './lib/databases.mjs'
 import { growthPhase } from './lib/growth.mjs'
 import { peakRssMiB } from './lib/proc.mjs'
+import { startSink } from './lib/otlp-sink.mjs'
 import { machineInfo, report } from './lib/report.mjs'
 import { throughputPhase } from './lib/rounds.mjs'
 import { checkSameAnswers, launch, startMinimal, startService, stopProcess } from './lib/servers.mjs'
@@ -18,7 +19,7 @@ import { log, resources, run } from './lib/state.mjs'
 async function startupPhase (database, redisDb) {
   const times = []
   for (let i = 0; i < settings.startupRuns; i++) {
-    const { child, startupMs } = await launch((port) => startService(port, database, redisDb))
+    const { child, startupMs } = await launch((port) => startService(port, database, redisDb, { collector: resources.sink?.url }))
     await stopProcess(child)
     times.push(startupMs)
   }
@@ -31,8 +32,12 @@ async function main () {
   const redisDb = await claimRedisDb()
   log(`database ${database}, Redis DB ${redisDb}, Node ${process.version}`)
 
+  // With TRACING_RATIO the service traces into a sink that accepts every export.
+  const sink = settings.tracingRatio === undefined ? undefined : await startSink()
+  resources.sink = sink
+
   // First start: the service creates the schema the minimal server relies on.
-  const service = await launch((port) => startService(port, database, redisDb, settings.serviceNodeArgs))
+  const service = await launch((port) => startService(port, database, redisDb, { nodeArgs: settings.serviceNodeArgs, collector: sink?.url }))
   const minimal = await launch((port) => startMinimal(port, database, redisDb))
 
   await checkSameAnswers(service.url, minimal.url)
@@ -44,7 +49,8 @@ async function main () {
   await stopProcess(service.child)
   const startupTimes = await startupPhase(database, redisDb)
 
-  return report({ machine, throughput, growth, rss, firstStartMs: service.startupMs, startupTimes })
+  const tracing = sink === undefined ? undefined : { ratio: settings.tracingRatio, exports: sink.exports, bytes: sink.bytes }
+  return report({ machine, throughput, growth, rss, firstStartMs: service.startupMs, startupTimes, tracing })
 }
 
 let cleaning
@@ -52,6 +58,7 @@ let cleaning
 function cleanup () {
   cleaning ??= (async () => {
     await Promise.allSettled([...resources.children].map((child) => stopProcess(child)))
+    await resources.sink?.close()
     for (const step of [dropDatabase, flushRedisDb]) {
       try {
         await step()

@@ -47,7 +47,7 @@ function throughputTable (rows) {
     ]))
 }
 
-export function report ({ machine, throughput, growth, rss, firstStartMs, startupTimes }) {
+export function report ({ machine, throughput, growth, rss, firstStartMs, startupTimes, tracing }) {
   const startupMedian = percentile([...startupTimes].sort((a, b) => a - b), 0.5)
   const lines = [
     '## Machine',
@@ -58,6 +58,10 @@ export function report ({ machine, throughput, growth, rss, firstStartMs, startu
       `beside each row: the highest 1-min load seen after its rounds (the bench's own server, wrk, PostgreSQL and Redis account for about 2 of it)`,
     `- wrk, 1 thread: ${settings.warmup} s warm-up per endpoint and server, then ${settings.rounds} interleaved rounds of ${settings.duration} s per server ` +
       `at ${settings.connections} connections and again at 1; median round shown; wrk, servers, PostgreSQL and Redis share these cores`,
+    tracing === undefined
+      ? '- service: tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)'
+      : `- service: tracing on, parentbased_traceidratio sampling ${tracing.ratio}, exporting to an OTLP/HTTP sink in the bench's process ` +
+        `(${int(tracing.exports)} exports, ${(tracing.bytes / 2 ** 20).toFixed(1)} MiB)`,
     '',
     `## Throughput at ${settings.connections} connections (ratio = service req/s / minimal req/s, target ≥ ${TARGETS.throughputRatio})`,
     '',

@@ -23,7 +23,17 @@ export const settings = {
   // Where the service's log goes; a file costs disk writes the numbers should not include.
   serviceLog: env.SERVICE_LOG || '/dev/null',
   // The service to measure: another build (a scratch copy with an experiment) can be pointed at.
-  serviceDir: env.SERVICE_DIR || new URL('../../services/web/', import.meta.url).pathname
+  serviceDir: env.SERVICE_DIR || new URL('../../services/web/', import.meta.url).pathname,
+  // Tracing of the service: off unless a ratio of requests to sample is given (1 traces every one).
+  tracingRatio: ratio('TRACING_RATIO')
+}
+
+function ratio (name) {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const value = Number(raw)
+  if (!(value > 0 && value <= 1)) throw new Error(`${name} must be a ratio above 0 and at most 1, got "${raw}"`)
+  return value
 }
 
 // Where PostgreSQL and Redis are; the bench creates its own database and claims
