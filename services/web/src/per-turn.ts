@@ -52,5 +52,5 @@ export function sharedPerTurn<T> (name: string, run: () => Promise<T>): () => Pr
       (reason: unknown) => { for (const caller of callers) caller.reject(reason) }
     )
   })
-  return async () => await awaitShared(name, async (wait) => await new Promise<T>((resolve, reject) => batch.add({ resolve, reject, wait })))
+  return async () => await awaitShared(name, (wait) => new Promise<T>((resolve, reject) => batch.add({ resolve, reject, wait })))
 }

@@ -28,7 +28,7 @@ export class GroupCommit {
   readonly #batch = new TurnBatch<Caller>((group) => {
     this.#inFlight++
     // The slot is held until the total is read too: a group never holds more than one connection.
-    runShared(GROUP_COMMIT, group.map((caller) => caller.wait), async () => await this.#run(group)).finally(() => {
+    runShared(GROUP_COMMIT, group.map((caller) => caller.wait), () => this.#run(group)).finally(() => {
       this.#inFlight--
       this.#batch.schedule()
     })
@@ -42,14 +42,14 @@ export class GroupCommit {
 
   /** Inserts one row for `endpoint`; its id once committed. */
   async add (endpoint: string): Promise<number> {
-    return await awaitShared(GROUP_COMMIT, async (wait) =>
-      await new Promise<number>((resolve, reject) => this.#batch.add({ endpoint, counted: false, resolve, reject, wait })))
+    return await awaitShared(GROUP_COMMIT, (wait) =>
+      new Promise<number>((resolve, reject) => this.#batch.add({ endpoint, counted: false, resolve, reject, wait })))
   }
 
   /** Inserts one row for `endpoint`; its id and the total, read after it committed. */
   async addCounted (endpoint: string): Promise<Counted> {
-    return await awaitShared(GROUP_COMMIT, async (wait) =>
-      await new Promise<Counted>((resolve, reject) => this.#batch.add({ endpoint, counted: true, resolve, reject, wait })))
+    return await awaitShared(GROUP_COMMIT, (wait) =>
+      new Promise<Counted>((resolve, reject) => this.#batch.add({ endpoint, counted: true, resolve, reject, wait })))
   }
 
   async #run (group: Caller[]): Promise<void> {

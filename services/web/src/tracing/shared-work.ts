@@ -12,10 +12,14 @@ export const SHARED_REQUESTS = 'web.shared.requests'
  * ended once it is answered. `join` gets that span, undefined when the request
  * is not traced (tracing off, not sampled, a probe).
  */
-export async function awaitShared<T> (name: string, join: (wait: Span | undefined) => Promise<T>): Promise<T> {
+export function awaitShared<T> (name: string, join: (wait: Span | undefined) => Promise<T>): Promise<T> {
+  // Not async: an untraced request (every one, with tracing off) pays no extra promise.
   const request = trace.getActiveSpan()
-  if (request === undefined || !request.isRecording()) return await join(undefined)
-  const wait = tracer.startSpan(`${name} wait`)
+  if (request === undefined || !request.isRecording()) return join(undefined)
+  return awaitTraced(tracer.startSpan(`${name} wait`), join)
+}
+
+async function awaitTraced<T> (wait: Span, join: (wait: Span) => Promise<T>): Promise<T> {
   try {
     return await join(wait)
   } finally {
@@ -30,9 +34,13 @@ export async function awaitShared<T> (name: string, join: (wait: Span | undefine
  * the PostgreSQL and Redis calls below it. With no traced request among them it
  * runs outside any trace, not in the context of whichever request scheduled it.
  */
-export async function runShared<T> (name: string, waits: ReadonlyArray<Span | undefined>, work: () => Promise<T>): Promise<T> {
+export function runShared<T> (name: string, waits: ReadonlyArray<Span | undefined>, work: () => Promise<T>): Promise<T> {
+  if (waits.every((wait) => wait === undefined)) return context.with(ROOT_CONTEXT, work)
+  return runTraced(name, waits, work)
+}
+
+async function runTraced<T> (name: string, waits: ReadonlyArray<Span | undefined>, work: () => Promise<T>): Promise<T> {
   const traced = waits.filter((wait) => wait !== undefined)
-  if (traced.length === 0) return await context.with(ROOT_CONTEXT, work)
   const span = tracer.startSpan(name, {
     root: true,
     links: traced.map((wait) => ({ context: wait.spanContext() })),
