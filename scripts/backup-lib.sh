@@ -90,21 +90,52 @@ code_schema_version () {
   image_sh "$WEB" 'ls /app/migrations' | sed -n 's/^0*\([0-9][0-9]*\)\.do\..*/\1/p' | sort -n | tail -n 1
 }
 
-# A pg_dump custom-format file on stdin: prints "rows highest_id schema_version"
-# of what it restores (acessos, and postgrator's schemaversion table; 0 where a
-# table is absent). Fails when pg_restore cannot read the file.
+# sh -c SCRIPT in a throwaway container of db's image: for when db may be stopped.
+db_image_sh () {
+  image_sh "$DB" "$@"
+}
+
+# `dump_facts RUNNER` with a pg_dump custom-format file on stdin: prints "rows
+# highest_id schema_version" of what it restores (acessos, and postgrator's
+# schemaversion table; 0 where a table is absent), read by pg_restore in db
+# (RUNNER db_sh) or in a container of its image (db_image_sh). Fails when
+# pg_restore cannot read the file.
 dump_facts () {
-  image_sh "$DB" '
+  "$1" '
     set -eu
-    cat > /tmp/dump
-    pg_restore --data-only --table=acessos --table=schemaversion -f /tmp/data.sql /tmp/dump
+    work=$(mktemp -d)
+    trap "rm -rf $work" EXIT
+    cat > "$work/dump"
+    pg_restore --data-only --table=acessos --table=schemaversion -f "$work/data.sql" "$work/dump"
     awk -F "\t" "
       /^COPY public\\.acessos /{table = \"acessos\"; next}
       /^COPY public\\.schemaversion /{table = \"schemaversion\"; next}
       /^\\\\\\.\$/{table = \"\"}
       table == \"acessos\" {rows++; if (\$1 + 0 > highest) highest = \$1 + 0}
       table == \"schemaversion\" {if (\$1 + 0 > schema) schema = \$1 + 0}
-      END {print rows + 0, highest + 0, schema + 0}" /tmp/data.sql'
+      END {print rows + 0, highest + 0, schema + 0}" "$work/data.sql"'
+}
+
+# Prints an RDB snapshot written by a BGSAVE of ours, taken in a forked child
+# while Redis keeps serving; one already running (another backup's, a save
+# point's) is waited for, then ours runs.
+redis_snapshot () {
+  docker exec "$CACHE" sh -c '
+    set -eu
+    REDISCLI_AUTH="$(cat /run/secrets/redis_password)"
+    export REDISCLI_AUTH
+    tries=0
+    until [ "$(redis-cli bgsave)" = "Background saving started" ]; do
+      tries=$((tries + 1))
+      [ "$tries" -lt 600 ] || { echo "Redis would not start a snapshot (BGSAVE) within 120 s" >&2; exit 1; }
+      sleep 0.2
+    done
+    while redis-cli info persistence | grep -q "^rdb_bgsave_in_progress:1"; do sleep 0.1; done
+    if ! redis-cli info persistence | grep -q "^rdb_last_bgsave_status:ok"; then
+      echo "Redis failed to write its snapshot (rdb_last_bgsave_status is not ok)" >&2
+      exit 1
+    fi
+    exec cat "$(redis-cli config get dir | sed -n 2p)/$(redis-cli config get dbfilename | sed -n 2p)"'
 }
 
 # `redis_check DB` with an RDB file on stdin: loads it into a redis-server of

@@ -49,30 +49,14 @@ CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 PG_VERSION=$(step "asking PostgreSQL its version" db_query 'SHOW server_version')
 PG_TAKEN_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 step "writing the PostgreSQL dump" db_sh 'exec pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --format=custom' > "$partial/postgres.dump"
-facts=$(step "reading the PostgreSQL dump back" dump_facts < "$partial/postgres.dump")
+facts=$(step "reading the PostgreSQL dump back" dump_facts db_sh < "$partial/postgres.dump")
 read -r PG_ROWS PG_HIGHEST_ID PG_SCHEMA_VERSION <<< "$facts"
 
-# Redis: BGSAVE writes the snapshot in a forked child while Redis keeps
-# serving; one already running (another backup's, a save point's) is waited
-# for, then ours runs.
+# Redis: a snapshot of its own, while Redis keeps serving.
 REDIS_VERSION=$(step "asking Redis its version" redis_cli info server | sed -n 's/^redis_version:\([^\r]*\).*/\1/p')
 REDIS_DB=$(web_redis_db)
 REDIS_TAKEN_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-bgsave_in_progress () {
-  redis_cli info persistence | grep -q '^rdb_bgsave_in_progress:1'
-}
-tries=0
-until [ "$(redis_cli bgsave)" = 'Background saving started' ]; do
-  tries=$((tries + 1))
-  [ "$tries" -lt 120 ] || fail "waiting for Redis to start a snapshot (BGSAVE would not start within 120 s; see make logs)"
-  sleep 1
-done
-while bgsave_in_progress; do sleep 0.2; done
-if ! redis_cli info persistence | grep -q '^rdb_last_bgsave_status:ok'; then
-  fail "Redis wrote its snapshot (rdb_last_bgsave_status is not ok; see make logs)"
-fi
-rdb="$(redis_cli config get dir | sed -n 2p)/$(redis_cli config get dbfilename | sed -n 2p)"
-step "copying the Redis snapshot" docker exec "$CACHE" cat "$rdb" > "$partial/redis.rdb"
+step "taking the Redis snapshot" redis_snapshot > "$partial/redis.rdb"
 # The keys are read from the copied file itself, loaded into a Redis of its own,
 # so the manifest states what a restore will bring back.
 REDIS_VALUES=$(step "reading the Redis snapshot back" redis_check "$REDIS_DB" < "$partial/redis.rdb")

@@ -34,6 +34,10 @@ project=$(compose_project)
 exec 9> "${TMPDIR:-/tmp}/make-restore-$project.lock"
 flock -n 9 || refuse "another make restore is running on project $project"
 
+# finish reports on these: a signal's trap can run while a command's output
+# is redirected.
+exec 7>&1 8>&2
+
 # What this restore creates outside itself is named after its process, so that a
 # later restore finds what a killed one left: the private copy, containers, the
 # SQL file in db and the psql session running it.
@@ -75,7 +79,7 @@ keys=$(fact keys)
 redis_db=$(fact redis_db)
 # Both files are read by this stack's own images before anything changes: a
 # dump from a newer PostgreSQL or a snapshot from a newer Redis stops here.
-if ! dump=$(dump_facts < "$copy/postgres.dump" 2>/dev/null); then
+if ! dump=$(dump_facts db_image_sh < "$copy/postgres.dump" 2>/dev/null); then
   refuse "$backup: this stack's PostgreSQL cannot read postgres.dump"
 fi
 schema=$(fact schema_version)
@@ -170,6 +174,7 @@ finish () {
   local status=$1 before db_state cache_state web_state
   trap - EXIT INT TERM
   set +e
+  exec 1>&7 2>&8
   if [ "$status" -eq 0 ] || [ "$stage" = checking ] || [ "${stage#preparing}" != "$stage" ]; then
     cleanup
     [ "$status" -eq 0 ] || [ -z "$reason$signal" ] ||

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck -x on every shell script of the repository, as make test runs it.
+# Runs shellcheck -x on every shell script of the repository, as make test does.
 # Uses the machine's shellcheck, else Debian's package unpacked once into
 # .cache/shellcheck (ignored by git); without either it fails, naming what is
 # missing, rather than pass having checked nothing.
