@@ -96,9 +96,13 @@ t.test('migrations started while PostgreSQL was down wait for the lock another r
   const replica = await connectDatabase(t, env.DB_NAME!)
   await replica.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
   await db.restore()
-  // Well past the first retries: without the lock they would have run by now.
-  await sleep(2500)
-  t.notOk(logs.some((line) => line.msg === 'migration applied'), 'nothing applied while the lock is held')
+  // A retry reaches PostgreSQL and queues on the lock (or, without the lock, migrates).
+  const applied = () => logs.some((line) => line.msg === 'migration applied')
+  await waitUntil(async () => applied() || (await replica.query(
+    "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web-migrations' AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+    [env.DB_NAME]
+  )).rowCount === 1, 'the migrations wait for the lock')
+  t.notOk(applied(), 'nothing applied while the lock is held')
   t.equal((await app.inject('/db/test')).statusCode, 503)
 
   await replica.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
