@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { get } from 'node:http'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { TRACE_ID_LABEL } from '../../src/plugins/app/metrics.js'
 import { dbTestSchema } from '../../src/routes/db.js'
 import { SHARED_REQUESTS } from '../../src/tracing/shared-work.js'
-import { checkBody, isolatedEnv } from '../helpers/app.js'
+import { checkBody, isolatedEnv, type Response } from '../helpers/app.js'
 import { endpoints, probes } from '../helpers/endpoints.js'
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js'
 import { fetchResponse, SERVER_ARGS, SERVICE_ROOT, startServer, type RunningServer } from '../helpers/server.js'
@@ -150,12 +150,16 @@ t.test('a burst of concurrent /db/test calls shares one statement: each request 
     "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'web' AND wait_event_type = 'Lock'", [database]
   )).rowCount! > 0, 'an insert waiting on the lock')
   const ids = Array.from({ length: REQUESTS }, () => randomUUID())
-  const burst = ids.map((id) => fetchResponse(`${server.url}/db/test`, { headers: { 'x-request-id': id } }))
-  // Every request of the burst reaches the service while the first group is held.
-  await sleep(300)
+  const burst = ids.map((id) => sendGet(`${server.url}/db/test`, id))
+  // Every request of the burst reaches the service while the first group is held:
+  // each was sent whole, the service has read all it was sent, and has answered a request sent after it.
+  await Promise.all(burst.map(({ sent }) => sent))
+  const port = Number(new URL(server.url).port)
+  await waitUntil(async () => (await serverConnections(port)).every(({ unread }) => unread === 0), 'the burst read by the service')
+  t.equal((await fetchResponse(`${server.url}/health/live`)).statusCode, 200)
   await admin.query('ROLLBACK')
   await first
-  for (const response of await Promise.all(burst)) checkBody(t, response, 200, dbTestSchema)
+  for (const { answered } of burst) checkBody(t, await answered, 200, dbTestSchema)
 
   await waitUntil(() => ids.every((id) => server.logs().some((entry) => entry.reqId === id && entry.msg === 'request completed')), 'the log lines of the burst')
   const traceIds = ids.map((id) => String(server.logs().find((entry) => entry.reqId === id && entry.msg === 'request completed')!.trace_id))
@@ -170,6 +174,29 @@ t.test('a burst of concurrent /db/test calls shares one statement: each request 
   t.same(tree(receiver.spans.filter((span) => span.traceId === shared[0]!.traceId)),
     ['acessos group commit', '  pg.query:count-accesses', '  pg.query:record-accesses'], 'one INSERT and one count below it')
 })
+
+/** A GET on a connection of its own: `sent` once the request has left whole, `answered` with the answer. */
+function sendGet (url: string, requestId: string) {
+  const request = get(url, { agent: false, headers: { 'x-request-id': requestId } })
+  const sent = new Promise<void>((resolve) => request.on('finish', resolve))
+  const answered = new Promise<Response>((resolve, reject) => {
+    request.on('response', (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk })
+      response.on('end', () => resolve({ statusCode: response.statusCode!, headers: response.headers, body }))
+    })
+    request.on('error', reject)
+  })
+  return { sent, answered }
+}
+
+/** The service's established TCP connections on `port` (/proc/net/tcp), with the bytes each has not read yet. */
+async function serverConnections (port: number): Promise<Array<{ unread: number }>> {
+  const table = await readFile('/proc/net/tcp', 'utf8')
+  return table.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((fields) =>
+    fields.length > 4 && Number.parseInt(fields[1]!.split(':')[1]!, 16) === port && fields[3] === '01'
+  ).map((fields) => ({ unread: Number.parseInt(fields[4]!.split(':')[1]!, 16) }))
+}
 
 t.test('an incoming traceparent continues the caller\'s trace', async (t) => {
   const { receiver, server } = await tracedServer(t)
