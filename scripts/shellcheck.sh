@@ -13,7 +13,9 @@ if [ -z "$shellcheck" ]; then
     echo "shellcheck is missing: unpacking it from Debian's shellcheck package into .cache/shellcheck" >&2
     download=$(mktemp -d)
     trap 'rm -rf "$download"' EXIT
-    if ! (cd "$download" && apt-get download shellcheck >/dev/null 2>&1) ||
+    # A fresh machine may not have the package lists yet.
+    fetch () { (cd "$download" && apt-get download shellcheck >/dev/null 2>&1); }
+    if ! { fetch || { apt-get update -qq >/dev/null 2>&1 && fetch; }; } ||
         ! dpkg-deb -x "$download"/shellcheck_*.deb "$top/.cache/shellcheck"; then
       echo "make test: shellcheck is not installed and Debian's shellcheck package could not be unpacked (apt-get download shellcheck): install shellcheck." >&2
       exit 1
