@@ -15,11 +15,11 @@ import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/
 // queue, exports give up after OTEL_EXPORTER_OTLP_TIMEOUT (short here, so that
 // a frozen collector fails within the test), and the log says it once.
 
-const EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_EXPORTER_OTLP_TIMEOUT: '300' }
+const EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_EXPORTER_OTLP_TIMEOUT: '1000' }
 const UNAVAILABLE = 'OTLP collector is unavailable'
 const AVAILABLE = 'OTLP collector is available'
 
-const lines = (server: RunningServer, atLevel: number, msg: string) => server.logs().filter((line) => line.level === atLevel && line.msg === msg)
+const lines = (server: RunningServer, atLevel: number, msg: string, from = 0) => server.logs().slice(from).filter((line) => line.level === atLevel && line.msg === msg)
 
 /** Every endpoint of the contract answered, each as it does without tracing and within the bound of `/`. */
 async function everyEndpointAnswers (t: Test, server: RunningServer) {
@@ -30,13 +30,20 @@ async function everyEndpointAnswers (t: Test, server: RunningServer) {
   }
 }
 
-/** A traced request whose spans the collector got: the request id's log line names its trace. */
+/**
+ * Requests until one has its spans at the collector (its log line names its
+ * trace): on a busy machine an export may overrun its timeout and be dropped,
+ * which is the point of the timeout, so no one request is waited for.
+ */
 async function arrives (server: RunningServer, receiver: OtlpReceiver, url = '/cache/test') {
-  const requestId = randomUUID()
-  await fetchResponse(server.url + url, { headers: { 'x-request-id': requestId } })
-  await waitUntil(() => server.logs().some((line) => line.reqId === requestId && line.msg === 'request completed'), 'its log line')
-  const traceId = server.logs().find((line) => line.reqId === requestId && line.msg === 'request completed')!.trace_id
-  await waitUntil(() => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER'), 'its spans at the collector')
+  const sent = new Set<string>()
+  await waitUntil(async () => {
+    const requestId = randomUUID()
+    sent.add(requestId)
+    await fetchResponse(server.url + url, { headers: { 'x-request-id': requestId } })
+    const traces = new Set(server.logs().filter((line) => sent.has(String(line.reqId)) && line.msg === 'request completed').map((line) => line.trace_id))
+    return receiver.spans.some((span) => traces.has(span.traceId) && span.kind === 'SERVER')
+  }, 'a request\'s spans at the collector')
 }
 
 const failures = [
@@ -50,11 +57,12 @@ for (const failure of failures) {
     const receiver = await startOtlpReceiver(t)
     const server = await startServer(t, { ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...EXPORT })
     await arrives(server, receiver)
-    await waitUntil(() => lines(server, level.info, AVAILABLE).length === 1, 'the collector reported available')
+    await waitUntil(() => lines(server, level.info, AVAILABLE).length > 0, 'the collector reported available')
 
+    const outage = server.logs().length
     await failure.fail(receiver)
     await everyEndpointAnswers(t, server)
-    await waitUntil(() => lines(server, level.warn, UNAVAILABLE).length > 0, 'the failing export reported')
+    await waitUntil(() => lines(server, level.warn, UNAVAILABLE, outage).length > 0, 'the failing export reported')
     if (failure.countsExports) {
       // More exports fail after the first; each request ends spans for one.
       const failedBefore = receiver.exports()
@@ -64,13 +72,13 @@ for (const failure of failures) {
       }, 'three more exports failing')
     }
     await everyEndpointAnswers(t, server)
-    t.equal(lines(server, level.warn, UNAVAILABLE).length, 1, 'one warning for the whole outage')
-    t.ok(lines(server, level.warn, UNAVAILABLE)[0]!.err, 'with its cause')
+    t.equal(lines(server, level.warn, UNAVAILABLE, outage).length, 1, 'one warning for the whole outage')
+    t.ok(lines(server, level.warn, UNAVAILABLE, outage)[0]!.err, 'with its cause')
 
     await failure.recover(receiver)
     await arrives(server, receiver)
-    await waitUntil(() => lines(server, level.info, AVAILABLE).length === 2, 'the recovery reported')
-    t.equal(lines(server, level.warn, UNAVAILABLE).length, 1, 'still one warning')
+    await waitUntil(() => lines(server, level.info, AVAILABLE, outage).length === 1, 'the recovery reported')
+    t.equal(lines(server, level.warn, UNAVAILABLE, outage).length, 1, 'still one warning')
   })
 }
 
@@ -98,17 +106,18 @@ t.test('with the collector frozen, spans beyond the export queue are dropped, no
     ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, ...EXPORT, OTEL_BSP_MAX_QUEUE_SIZE: String(QUEUE)
   })
   await arrives(server, receiver)
+  await waitUntil(() => lines(server, level.info, AVAILABLE).length > 0, 'the collector reported available')
   const before = receiver.spans.length
+  const outage = server.logs().length
   receiver.mode = 'freeze'
   for (let sent = 0; sent < REQUESTS; sent += 20) {
     await Promise.all(Array.from({ length: 20 }, async () => t.equal((await fetchResponse(`${server.url}/cache/test`)).statusCode, 200)))
   }
   receiver.mode = 'accept'
   // The export that was frozen times out, then the queue leaves; then a request's spans find room.
-  await waitUntil(() => lines(server, level.info, AVAILABLE).length === 2, 'the recovery reported')
-  await arrives(server, receiver)
+  await waitUntil(() => lines(server, level.info, AVAILABLE, outage).length === 1, 'the recovery reported')
+  const kept = receiver.spans.length - before
   const created = REQUESTS * 4
-  const kept = receiver.spans.length - before - 4
   // Held at most: the queue, and the one batch being exported (no larger than the queue).
   t.ok(kept > 0 && kept <= 2 * QUEUE, `${kept} of the ${created} spans ended during the outage were kept: at most twice the queue (${QUEUE})`)
 })
