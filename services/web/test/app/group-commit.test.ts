@@ -9,7 +9,7 @@ import { GroupCommit, type InsertedRow } from '../../src/repositories/group-comm
 import { buildTestApp, checkBody, type TestApp } from '../helpers/app.js'
 import { integracaoResults } from '../helpers/endpoints.js'
 import { connectDatabase } from '../helpers/services.js'
-import { waitUntil } from '../helpers/timing.js'
+import { DOCUMENTED_TIMEOUT, waitUntil } from '../helpers/timing.js'
 
 /** A stand-in for the group statement: hands out ids in order and remembers each group it got. */
 function fakeInsert () {
@@ -90,8 +90,8 @@ t.test('inserts queued while a group is at PostgreSQL leave as one statement; at
 })
 
 t.test('a group whose statement fails answers every request in it the documented 503, none an id, and the next total is exact', async (t) => {
-  // The default DEPENDENCY_TIMEOUT_MS is the statement timeout that fails the group.
-  const { app, config } = await buildTestApp(t)
+  // The documented DEPENDENCY_TIMEOUT_MS is the statement timeout that fails the group.
+  const { app, config } = await buildTestApp(t, DOCUMENTED_TIMEOUT)
   const before = await Promise.all(Array.from({ length: 5 }, () => app.inject('/db/test')))
   const highest = Math.max(...before.map((response) => checkBody(t, response, 200, dbTestSchema).total_acessos))
   const admin = await connectDatabase(t, config.DB_NAME)

@@ -8,7 +8,7 @@ import { buildApp, type App } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { ownedTempDir } from './owner.js'
 import { claimRedisDatabase, createDatabase, services } from './services.js'
-import { waitUntil } from './timing.js'
+import { UNHURRIED, waitUntil } from './timing.js'
 
 /**
  * The service's whole environment, pointing at this test's own database and
@@ -53,9 +53,12 @@ export interface TestAppOptions {
   extend?: (app: App) => void
 }
 
-/** The app built as `server.ts` builds it, on its own database and Redis DB, closed after the test. */
+/**
+ * The app built as `server.ts` builds it, on its own database and Redis DB, closed
+ * after the test; with `UNHURRIED`'s dependency timeout unless `overrides` sets one.
+ */
 export async function buildTestApp (t: Test, overrides: NodeJS.ProcessEnv = {}, options: TestAppOptions = {}): Promise<TestApp> {
-  return await buildAppOn(t, { ...await isolatedEnv(t), ...overrides }, options)
+  return await buildAppOn(t, { ...await isolatedEnv(t), ...UNHURRIED, ...overrides }, options)
 }
 
 /** The app on exactly `env` (from `isolatedEnv`, say), logging at debug into `logs`; closed after the test. */

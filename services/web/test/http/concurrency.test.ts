@@ -6,7 +6,6 @@ import { buildTestApp, checkBody, type Response } from '../helpers/app.js'
 import { fetchResponse } from '../helpers/server.js'
 import { connectDatabase, connectRedis } from '../helpers/services.js'
 import { endpoints, integracaoResults } from '../helpers/endpoints.js'
-import { UNHURRIED } from '../helpers/timing.js'
 
 const REQUESTS = 500
 const DB_TEST_BURST = 60
@@ -14,10 +13,7 @@ const DB_TEST_BURST = 60
 const oneTo = (count: number) => Array.from({ length: count }, (_, index) => index + 1)
 
 t.test(`${REQUESTS} concurrent requests over HTTP, mixed across the four endpoints`, async (t) => {
-  // What is checked is what concurrency does to ids, totals and counters; on a
-  // busy machine a burst this size may take longer than the dependency timeout,
-  // whose 503 has tests of its own (routes/outages.test.ts).
-  const { app, config } = await buildTestApp(t, UNHURRIED)
+  const { app, config } = await buildTestApp(t)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   const get = async (url: string) => await fetchResponse(`http://127.0.0.1:${port}${url}`)

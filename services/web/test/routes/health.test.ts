@@ -5,7 +5,7 @@ import { buildAppOn, buildTestApp, checkBody, isolatedEnv, level } from '../help
 import { startProxy } from '../helpers/proxy.js'
 import { freePort } from '../helpers/server.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { waitUntil } from '../helpers/timing.js'
+import { DOCUMENTED_TIMEOUT, waitUntil } from '../helpers/timing.js'
 
 t.test('/health/live answers while the process runs', async (t) => {
   const { app } = await buildTestApp(t)
@@ -25,7 +25,7 @@ t.test('/health/ready answers 503 naming the database when PostgreSQL refuses co
 })
 
 t.test('/health/ready answers 503 naming the cache when Redis refuses connections', async (t) => {
-  const { app } = await buildTestApp(t, { REDIS_PORT: String(await freePort()) })
+  const { app } = await buildTestApp(t, { ...DOCUMENTED_TIMEOUT, REDIS_PORT: String(await freePort()) })
   t.same(checkBody(t, await app.inject('/health/ready'), 503, readySchema), {
     status: 'erro', erro: 'Serviço não está pronto', falhas: ['cache']
   })

@@ -4,7 +4,7 @@ import { buildTestApp } from '../helpers/app.js'
 import { freePort } from '../helpers/server.js'
 import { startProxy } from '../helpers/proxy.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { waitUntil } from '../helpers/timing.js'
+import { DOCUMENTED_TIMEOUT, waitUntil } from '../helpers/timing.js'
 
 function sample (text: string, series: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `))
@@ -96,7 +96,7 @@ t.test('the pool never holds more than DB_POOL_MAX connections; the queries past
 })
 
 t.test('/metrics reports Redis disconnected as 0', async (t) => {
-  const { app } = await buildTestApp(t, { REDIS_PORT: String(await freePort()) })
+  const { app } = await buildTestApp(t, { ...DOCUMENTED_TIMEOUT, REDIS_PORT: String(await freePort()) })
   t.equal(sample((await app.inject('/metrics')).body, 'redis_connected'), 0)
 })
 

@@ -8,7 +8,7 @@ import { dependencyFailed, statusPingFailed } from '../../src/messages.js'
 import { buildTestApp, checkBody, level, respondedInMs, type TestApp } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, UNHURRIED, waitUntil } from '../helpers/timing.js'
+import { DOCUMENTED_TIMEOUT, ERROR_WITHIN_MS, STATUS_WITHIN_MS, waitUntil } from '../helpers/timing.js'
 
 // One outage at a time, although each mostly waits on timeouts: the bounds below
 // are the app's own responseTime, and another outage's app starting would hold
@@ -57,7 +57,7 @@ for (const dependency of dependencies) {
   for (const outage of outages) {
     t.test(`with ${dependency.name} ${outage.name}`, async (t) => {
       const proxy = await startProxy(t, dependency.target)
-      const { app, logs } = await buildTestApp(t, { [dependency.portVariable]: String(proxy.port) })
+      const { app, logs } = await buildTestApp(t, { ...DOCUMENTED_TIMEOUT, [dependency.portVariable]: String(proxy.port) })
       // Idle pool clients and a ready Redis connection are what an outage breaks.
       for (const url of ['/db/test', '/cache/test', '/integracao']) await waitUntil(answersOk(app, url), url)
       const outageStart = logs.length
@@ -124,8 +124,7 @@ for (const dependency of dependencies) {
 }
 
 t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes nothing and the next request gets a fresh one', async (t) => {
-  // About killed connections, not the timeout: a busy machine must not turn a slow connect into one.
-  const { app, config, logs } = await buildTestApp(t, UNHURRIED)
+  const { app, config, logs } = await buildTestApp(t)
   // Ten queries at once, each on a connection of its own (requests would not do:
   // the pings of a turn share one query, a burst of inserts is one group).
   await Promise.all(Array.from({ length: 10 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
@@ -148,8 +147,7 @@ t.test('PostgreSQL killing the idle pool connections, as a restart does, crashes
 })
 
 t.test('a query answered after PostgreSQL was seen failing does not mark it available again, so the outage logs one warning', async (t) => {
-  // About the order of events, not the timeout: the held query must outlast a busy machine.
-  const { app, config, logs } = await buildTestApp(t, UNHURRIED)
+  const { app, config, logs } = await buildTestApp(t)
   // Two pool connections: one for the query held across the failure, one idle for PostgreSQL to kill.
   await Promise.all(Array.from({ length: 2 }, async () => await app.postgresPool.query({ text: 'SELECT pg_sleep(0.05)' })))
   const admin = await connectDatabase(t, config.DB_NAME)

@@ -18,7 +18,7 @@ const versions = async (client: pg.Client) => (await client.query(
 )).rows.map((row) => Number(row.version))
 
 t.test('on an empty database, creates acessos, its counter and the version table', async (t) => {
-  const { config } = await buildTestApp(t, UNHURRIED)
+  const { config } = await buildTestApp(t)
   const client = await connectDatabase(t, config.DB_NAME)
   t.same(await tables(client), ['acessos', 'acessos_contagem', 'schemaversion'])
   t.same(await versions(client), [1, 2])
