@@ -310,7 +310,7 @@ echo "make restore: until a safety backup is named below, the data is unchanged 
 down_since=$(date +%s.%N)
 docker stop "$WEB" >/dev/null
 enter "taking the safety backup"
-safety_output=$("$top/scripts/backup.sh") || fail "make backup failed"
+safety_output=$(take_backup) || fail "make backup failed"
 safety=$(tail -n 1 <<< "$safety_output")
 echo "safety backup of the data being replaced: $safety"
 echo "make restore: should this restore stop before it says restored, this brings that data back: make restore BACKUP=$safety"
