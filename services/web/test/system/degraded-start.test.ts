@@ -57,9 +57,13 @@ for (const outage of outages) {
       t.equal(checkBody(t, await get(`${server.url}/integracao`), 503, integracaoSchema).status, 'erro')
     })
 
+    // Where the log stood when both came back.
+    let restoredAt = 0
+
     await t.test('once both are back, every endpoint works, without a restart', async (t) => {
       // Long enough for several migration and reconnection attempts.
       await sleep(2000)
+      restoredAt = server.logs().length
       await Promise.all([db.restore(), cache.restore()])
       const elapsed = await waitUntil(async () => (await get(`${server.url}/integracao`)).statusCode === 200, '200 on /integracao')
       t.comment(`first 200 on /integracao ${Math.round(elapsed)} ms after both came back`)
@@ -77,11 +81,14 @@ for (const outage of outages) {
       t.same(applied.map((line) => line.version), [1, 2])
     })
 
+    // Only the outage is counted: on a starved machine a query after the return may
+    // outlast the timeout, which is another outage.
     await t.test('logged one warning per dependency while retrying, and one info when each came back', async (t) => {
       const lines = server.logs()
       for (const name of ['PostgreSQL', 'Redis']) {
-        t.equal(lines.filter((line) => line.msg === `${name} is unavailable`).length, 1, `${name}: one warning`)
-        t.equal(lines.filter((line) => line.msg === `${name} is available`).length, 1, `${name}: one info`)
+        const about = (line: Record<string, unknown>) => line.msg === `${name} is unavailable` || line.msg === `${name} is available`
+        t.same(lines.slice(0, restoredAt).filter(about).map((line) => line.msg), [`${name} is unavailable`], `${name}: one warning`)
+        t.equal(lines.slice(restoredAt).find(about)?.msg, `${name} is available`, `${name}: then one info`)
       }
     })
   })
