@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { execFileSync, spawn } from 'node:child_process'
+import { access, mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
+import { fetchResponse } from '../helpers/server.js'
 import { createStack, TOP, type CommandResult, type Stack } from './stack.js'
 
 // What the backup and restore tests share: a stack whose backups go to a folder
@@ -64,8 +66,10 @@ export async function readManifest (dir: string): Promise<Manifest> {
   return JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))
 }
 
+export interface Taken { dir: string, manifest: Manifest }
+
 /** make backup; returns the backup's directory (its last line of output) and manifest. */
-export async function backup (t: Test, stack: Stack): Promise<{ dir: string, manifest: Manifest }> {
+export async function backup (t: Test, stack: Stack): Promise<Taken> {
   const result = await stack.make('backup')
   t.equal(result.code, 0, `make backup: ${result.stderr}`)
   const dir = ownLines(result.stdout).at(-1) ?? ''
@@ -146,3 +150,71 @@ export function spawnRestore (stack: Stack, dir: string, env: NodeJS.ProcessEnv 
 export function safetyBackup (output: string): string | undefined {
   return output.match(/^safety backup of the data being replaced: (\S+)$/m)?.[1]
 }
+
+/** A serving stack and a backup of it, made in a first subtest of `t`; the stack is removed at the end of `t`. */
+export async function servingStackWithBackup (t: Test, prefix: string): Promise<{ stack: BackupStack, target: Taken, moveOn: () => Promise<Data> }> {
+  const stack = await backupStack(t, prefix)
+  let target: Taken | undefined
+  await t.test('a serving stack, and a backup of it', async (t) => {
+    const up = await stack.make('up')
+    t.equal(up.code, 0, `make up: ${up.stderr.slice(-2000)}`)
+    for (let i = 0; i < 5; i++) await fetchResponse(`${stack.url}/db/test`)
+    for (let i = 0; i < 3; i++) await fetchResponse(`${stack.url}/cache/test`)
+    await fetchResponse(`${stack.url}/integracao`)
+    target = await backup(t, stack)
+  })
+  if (target === undefined) throw new Error('no backup to restore')
+  /** Moves the data on from the backup, so that a restore changes something. */
+  const moveOn = async (): Promise<Data> => {
+    for (let i = 0; i < 2; i++) await fetchResponse(`${stack.url}/db/test`)
+    await fetchResponse(`${stack.url}/cache/test`)
+    return await data(stack)
+  }
+  return { stack, target, moveOn }
+}
+
+const FAULT_DOCKER = fileURLToPath(new URL('fixtures/docker-fault.sh', import.meta.url))
+
+/** A docker first on PATH that meets the first call matching `match` with `mode` (fixtures/docker-fault.sh). */
+export async function faultyDocker (t: Test, stack: Stack, match: string, mode: 'fail' | 'hold' | 'pass', before = ''): Promise<{ env: NodeJS.ProcessEnv, report: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'e2e-restore-fault-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  await symlink(FAULT_DOCKER, join(dir, 'docker'))
+  const report = join(dir, 'report')
+  const real = execFileSync('sh', ['-c', 'command -v docker'], { env: stack.env }).toString().trim()
+  return {
+    env: { PATH: `${dir}:${stack.env.PATH ?? ''}`, FAULT_DOCKER: real, FAULT_MATCH: match, FAULT_MODE: mode, FAULT_BEFORE: before, FAULT_REPORT: report },
+    report
+  }
+}
+
+export const exists = async (path: string) => await access(path).then(() => true, () => false)
+
+/**
+ * After a failed restore: the way back it printed (the safety backup's restore,
+ * or make up when no safety backup was named), run as printed, brings back
+ * exactly `before`; a restore that stopped before web did leaves web serving.
+ */
+export async function wayBack (t: Test, stack: Stack, output: string, before: Data): Promise<void> {
+  const back = output.match(/make restore BACKUP=(\S+)/)?.[1]
+  if (back !== undefined) {
+    const result = await stack.make('restore', `BACKUP=${back}`, 'FORCE=1')
+    t.equal(result.code, 0, `the printed make restore BACKUP=${back}: ${result.stderr}`)
+  } else if (output.includes('make restore: stopping web')) {
+    t.match(output, /make up starts (web|it) again/, 'says make up starts web again')
+    t.equal((await stack.make('up')).code, 0, 'the printed make up')
+  }
+  t.same(await data(stack), before, 'rows, highest id and the four keys as before the restore')
+  t.equal((await fetchResponse(`${stack.url}/health/ready`)).statusCode, 200, 'web is ready')
+}
+
+// Each stage, by the docker call it is busy with (fixtures/docker-fault.sh).
+export const STAGES: Array<[string, string]> = [
+  ['preparing', '-stage --label'],
+  ['stopping web', '^stop '],
+  ['taking the safety backup', 'pg_dump -U'],
+  ['restoring PostgreSQL', '--single-transaction'],
+  ['restoring Redis', '-swap --label'],
+  ['reading the restored data back', 'FROM acessos$'],
+  ['starting web', '^exec [0-9a-f]+ node ']
+]

@@ -1,36 +1,18 @@
-import { execFileSync } from 'node:child_process'
-import { access, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import type { Test } from 'tap'
 import { fetchResponse } from '../helpers/server.js'
 import { waitUntil } from '../helpers/timing.js'
-import { backup, backupFiles, backupStack, data, fromManifest, ids, psql, safetyBackup, said, spawnRestore, type Data } from './backups.js'
+import {
+  backup, backupFiles, data, exists, faultyDocker, fromManifest, ids, psql, safetyBackup, said, servingStackWithBackup, spawnRestore, wayBack
+} from './backups.js'
 
-// make restore as operators meet it: on a stack that is serving, killed or
-// failing at each of its stages, and refusing what it must not restore. One
-// stack for the whole file; each test starts from the data it finds.
+// make restore as operators meet it: on a stack that is serving, failing
+// midway, and refusing what it must not restore (killed at each stage:
+// restore-killed.test.ts). One stack for the whole file; each test starts from
+// the data it finds.
 
-const FAULT_DOCKER = fileURLToPath(new URL('fixtures/docker-fault.sh', import.meta.url))
-
-const stack = await backupStack(t, 'e2e-restore')
-let target: Awaited<ReturnType<typeof backup>>
-await t.test('a serving stack, and a backup of it', async (t) => {
-  const up = await stack.make('up')
-  t.equal(up.code, 0, `make up: ${up.stderr.slice(-2000)}`)
-  for (let i = 0; i < 5; i++) await fetchResponse(`${stack.url}/db/test`)
-  for (let i = 0; i < 3; i++) await fetchResponse(`${stack.url}/cache/test`)
-  await fetchResponse(`${stack.url}/integracao`)
-  target = await backup(t, stack)
-})
-/** Moves the data on from the backup, so that a restore changes something. */
-async function moveOn (): Promise<Data> {
-  for (let i = 0; i < 2; i++) await fetchResponse(`${stack.url}/db/test`)
-  await fetchResponse(`${stack.url}/cache/test`)
-  return await data(stack)
-}
+const { stack, target, moveOn } = await servingStackWithBackup(t, 'e2e-restore')
 
 interface Ack { kind: 'id' | 'counter', value: number, at: number }
 
@@ -86,89 +68,26 @@ await t.test('a restore under traffic: exit 0, every acknowledged write kept, an
   t.ok(later.filter((ack) => ack.kind === 'counter').every((ack) => ack.value > counter), 'the counter goes on from the backup\'s')
 })
 
-/** A docker first on PATH that meets the first call matching `match` with `mode` (fixtures/docker-fault.sh). */
-async function faultyDocker (t: Test, match: string, mode: 'fail' | 'hold' | 'pass', before = ''): Promise<{ env: NodeJS.ProcessEnv, report: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'e2e-restore-fault-'))
-  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
-  await symlink(FAULT_DOCKER, join(dir, 'docker'))
-  const report = join(dir, 'report')
-  const real = execFileSync('sh', ['-c', 'command -v docker'], { env: stack.env }).toString().trim()
-  return {
-    env: { PATH: `${dir}:${stack.env.PATH ?? ''}`, FAULT_DOCKER: real, FAULT_MATCH: match, FAULT_MODE: mode, FAULT_BEFORE: before, FAULT_REPORT: report },
-    report
-  }
-}
-
-const exists = async (path: string) => await access(path).then(() => true, () => false)
-
-/**
- * After a failed restore: the way back it printed (the safety backup's restore,
- * or make up when no safety backup was named), run as printed, brings back
- * exactly `before`; a restore that stopped before web did leaves web serving.
- */
-async function wayBack (t: Test, output: string, before: Data): Promise<void> {
-  const back = output.match(/make restore BACKUP=(\S+)/)?.[1]
-  if (back !== undefined) {
-    const result = await stack.make('restore', `BACKUP=${back}`, 'FORCE=1')
-    t.equal(result.code, 0, `the printed make restore BACKUP=${back}: ${result.stderr}`)
-  } else if (output.includes('make restore: stopping web')) {
-    t.match(output, /make up starts (web|it) again/, 'says make up starts web again')
-    t.equal((await stack.make('up')).code, 0, 'the printed make up')
-  }
-  t.same(await data(stack), before, 'rows, highest id and the four keys as before the restore')
-  t.equal((await fetchResponse(`${stack.url}/health/ready`)).statusCode, 200, 'web is ready')
-}
-
-// Each stage, by the docker call it is busy with (fixtures/docker-fault.sh).
-const STAGES: Array<[string, string]> = [
-  ['preparing', '-stage --label'],
-  ['stopping web', '^stop '],
-  ['taking the safety backup', 'pg_dump -U'],
-  ['restoring PostgreSQL', '--single-transaction'],
-  ['restoring Redis', '-swap --label'],
-  ['reading the restored data back', 'FROM acessos$'],
-  ['starting web', '^exec [0-9a-f]+ node ']
-]
-
-for (const signal of ['SIGINT', 'SIGKILL'] as const) {
-  for (const [stage, match] of STAGES) {
-    await t.test(`killed by ${signal} while ${stage}: the printed command brings back the data from before`, async (t) => {
-      const before = await moveOn()
-      const fault = await faultyDocker(t, match, 'hold')
-      const restore = spawnRestore(stack, target.dir, fault.env)
-      await waitUntil(async () => await exists(fault.report), `make restore reaches ${stage}`)
-      restore.signal(signal)
-      const result = await restore.ended
-      t.not(result.code, 0, 'make restore fails')
-      if (signal === 'SIGINT' && stage !== 'preparing') {
-        t.match(said(result).filter((line) => /^make restore: now /.test(line)), [/db|data/],
-          'one line says what db, cache and web hold')
-      }
-      await wayBack(t, restore.output(), before)
-    })
-  }
-}
-
 await t.test('db stopped midway: the printed command brings back the data from before', async (t) => {
   const before = await moveOn()
   const db = await stack.container('db')
-  const fault = await faultyDocker(t, '--single-transaction', 'pass', `docker stop ${db}`)
+  const fault = await faultyDocker(t, stack, '--single-transaction', 'pass', `docker stop ${db}`)
   const restore = spawnRestore(stack, target.dir, fault.env)
   const result = await restore.ended
   t.not(result.code, 0)
   t.match(said(result).slice(-3), [/restoring PostgreSQL\.$/, /^make restore: now db is stopped, cache holds the data from before, web is stopped\.$/, /make restore BACKUP=/])
-  await wayBack(t, restore.output(), before)
+  await wayBack(t, stack, restore.output(), before)
 })
 
 await t.test('the Redis swap failing: the printed command brings back the data from before', async (t) => {
   const before = await moveOn()
-  const fault = await faultyDocker(t, '-swap --label', 'fail')
+  const fault = await faultyDocker(t, stack, '-swap --label', 'fail')
   const restore = spawnRestore(stack, target.dir, fault.env)
   const result = await restore.ended
   t.not(result.code, 0)
   t.match(said(result).slice(-3), [/could not be put in place while restoring Redis\.$/,
     /^make restore: now db holds the backup's data, cache is stopped, web is stopped\.$/, /make restore BACKUP=/])
-  await wayBack(t, restore.output(), before)
+  await wayBack(t, stack, restore.output(), before)
 })
 
 await t.test('a backup file changed after its check changes nothing: the checked copy is restored', async (t) => {
@@ -176,7 +95,7 @@ await t.test('a backup file changed after its check changes nothing: the checked
   const dump = join(target.dir, 'postgres.dump')
   const original = await readFile(dump)
   t.teardown(async () => await writeFile(dump, original))
-  const fault = await faultyDocker(t, '--single-transaction', 'pass', `printf 'changed' > '${dump}'`)
+  const fault = await faultyDocker(t, stack, '--single-transaction', 'pass', `printf 'changed' > '${dump}'`)
   const result = await spawnRestore(stack, target.dir, fault.env).ended
   t.equal(result.code, 0, `make restore: ${result.stderr}`)
   t.ok(await exists(fault.report), 'the file was changed while the restore ran')
@@ -185,7 +104,7 @@ await t.test('a backup file changed after its check changes nothing: the checked
 
 await t.test('a second restore while one runs is refused, and changes nothing', async (t) => {
   await moveOn()
-  const fault = await faultyDocker(t, '-stage --label', 'hold')
+  const fault = await faultyDocker(t, stack, '-stage --label', 'hold')
   const first = spawnRestore(stack, target.dir, fault.env)
   await waitUntil(async () => await exists(fault.report), 'the first restore is preparing')
   const before = await data(stack)
