@@ -9,7 +9,7 @@ import { buildAppOn, checkBody, isolatedEnv } from '../helpers/app.js'
 import { startProxy, type Proxy } from '../helpers/proxy.js'
 import { fetchResponse as get, startServer } from '../helpers/server.js'
 import { connectDatabase, services } from '../helpers/services.js'
-import { STATUS_WITHIN_MS, timed, waitUntil } from '../helpers/timing.js'
+import { timed, waitUntil } from '../helpers/timing.js'
 import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 
 // The start must not wait on the dependencies: a client waiting for `ready`
@@ -17,6 +17,13 @@ import { MIGRATION_LOCK } from '../../src/plugins/external/migrations.js'
 // loading the modules takes depends on the machine, so no duration is asserted.
 // Each start has its own proxies, server, database and Redis DB, and mostly waits.
 t.jobs = 3
+
+// `/` answers within twice the dependency timeout, whatever it is set to. A
+// server starting degraded shares the machine with the other starts, so the
+// bound is checked on a timeout long enough that a starved event loop's delay
+// stays well inside the second half.
+const TIMEOUT_MS = 3000
+const STATUS_WITHIN_MS = 2 * TIMEOUT_MS
 
 const outages = [
   { name: 'stopped', start: async (proxy: Proxy) => await proxy.refuse() },
@@ -30,13 +37,13 @@ for (const outage of outages) {
     await Promise.all([outage.start(db), outage.start(cache)])
 
     const { result: server, ms } = await timed(async () =>
-      await startServer(t, { ...env, DB_PORT: String(db.port), REDIS_PORT: String(cache.port) }))
+      await startServer(t, { ...env, DEPENDENCY_TIMEOUT_MS: String(TIMEOUT_MS), DB_PORT: String(db.port), REDIS_PORT: String(cache.port) }))
 
     await t.test('node dist/server.js still starts and listens, both still down', async (t) => {
       t.equal(server.child.exitCode, null, `listening after ${Math.round(ms)} ms, running`)
     })
 
-    await t.test(`/ answers 200 within ${STATUS_WITHIN_MS} ms with both desconectado`, async (t) => {
+    await t.test(`/ answers 200 within twice the dependency timeout (${STATUS_WITHIN_MS} ms) with both desconectado`, async (t) => {
       const reqId = `degraded-${outage.name}`
       const response = await get(`${server.url}/`, { headers: { 'x-request-id': reqId } })
       // Timed by the server, which does nothing else, not by this process, which runs other tests beside.
