@@ -5,11 +5,12 @@ import { cacheTestSchema } from '../../src/routes/cache.js'
 import { integracaoSchema } from '../../src/routes/integracao.js'
 import { checkBody, isolatedEnv } from '../helpers/app.js'
 import { fetchResponse, startServer } from '../helpers/server.js'
+import { UNHURRIED } from '../helpers/timing.js'
 
 // The built server, started as the container starts it, over real HTTP.
 
 t.test('node dist/server.js serves the contract over HTTP', async (t) => {
-  const server = await startServer(t, await isolatedEnv(t))
+  const server = await startServer(t, { ...await isolatedEnv(t), ...UNHURRIED })
 
   t.test('GET /', async (t) => {
     checkBody(t, await fetchResponse(`${server.url}/`), 200, statusSchema)

@@ -4,6 +4,7 @@ import { cacheTestSchema } from '../../src/routes/cache.js'
 import { integracaoSchema } from '../../src/routes/integracao.js'
 import { checkBody, isolatedEnv } from '../helpers/app.js'
 import { fetchResponse, startServer } from '../helpers/server.js'
+import { UNHURRIED } from '../helpers/timing.js'
 import { connectRedis } from '../helpers/services.js'
 
 // This machine runs in UTC, where local time and UTC look the same: only a
@@ -14,7 +15,7 @@ const utcNow = () => new Date().toISOString().slice(0, 19)
 
 t.test(`a service running in ${ZONE} still stamps every contract timestamp in UTC`, async (t) => {
   const env = await isolatedEnv(t)
-  const server = await startServer(t, { ...env, TZ: ZONE })
+  const server = await startServer(t, { ...env, ...UNHURRIED, TZ: ZONE })
   const redis = connectRedis(t, Number(env.REDIS_DB))
   const before = utcNow()
   const status = checkBody(t, await fetchResponse(`${server.url}/`), 200, statusSchema)

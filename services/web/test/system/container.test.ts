@@ -7,6 +7,7 @@ import { statusSchema } from '../../src/routes/status.js'
 import { dbTestSchema } from '../../src/routes/db.js'
 import { checkBody, isolatedEnv } from '../helpers/app.js'
 import { fetchResponse, SERVICE_ROOT, startServer } from '../helpers/server.js'
+import { UNHURRIED } from '../helpers/timing.js'
 
 const run = promisify(execFile)
 
@@ -23,7 +24,7 @@ t.test('the service runs from an image-like folder holding production dependenci
     cwd: app, env: { ...process.env, NODE_ENV: 'production' }
   })
 
-  const server = await startServer(t, { ...await isolatedEnv(t), NODE_ENV: 'production' }, app)
+  const server = await startServer(t, { ...await isolatedEnv(t), ...UNHURRIED, NODE_ENV: 'production' }, app)
   checkBody(t, await fetchResponse(`${server.url}/`), 200, statusSchema)
   checkBody(t, await fetchResponse(`${server.url}/db/test`), 200, dbTestSchema)
   t.equal((await fetchResponse(`${server.url}/docs/`)).statusCode, 200, 'the docs UI and its assets ship too')
