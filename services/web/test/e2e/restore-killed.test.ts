@@ -20,7 +20,8 @@ for (const signal of ['SIGINT', 'SIGKILL'] as const) {
       const result = await restore.ended
       t.not(result.code, 0, 'make restore fails')
       if (signal === 'SIGINT' && stage !== 'preparing') {
-        t.match(said(result).filter((line) => /^make restore: now /.test(line)), [/db|data/],
+        t.match(said(result).filter((line) => /^make restore: now /.test(line)),
+          [/^make restore: now (db (holds|is stopped).*, cache (holds|is stopped).*, web is (stopped|running)\.|the data is unchanged .* web is (stopped|running))/],
           'one line says what db, cache and web hold')
       }
       await wayBack(t, stack, restore.output(), before)
