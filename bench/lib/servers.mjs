@@ -1,7 +1,7 @@
 // Starting, probing and stopping the two servers under test.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, existsSync, openSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import http from 'node:http'
 import net from 'node:net'
@@ -65,18 +65,25 @@ export function startChild ({ name, command = process.execPath, args, cwd, env, 
   return child
 }
 
+/** What the build's `npm start` runs after `node`: the command its image runs too. */
+function serviceArgs () {
+  const start = JSON.parse(readFileSync(join(settings.serviceDir, 'package.json'), 'utf8')).scripts?.start
+  const [command, ...args] = String(start).split(' ')
+  if (command !== 'node') throw new Error(`${settings.serviceDir}/package.json: the start script is not a node command: ${start}`)
+  return args
+}
+
 /**
- * The service as the image runs it: the tracing preload, then the server (a
- * build from before tracing has no preload). `collector`, when given, is where
- * it sends its traces, sampling settings.tracingRatio of the requests.
+ * The service as the image runs it (its start script). `collector`, when
+ * given, is where it sends its traces, sampling settings.tracingRatio of the
+ * requests.
  */
 export function startService (port, database, redisDb, { nodeArgs = [], collector } = {}) {
-  const preload = existsSync(join(settings.serviceDir, 'dist', 'telemetry.js')) ? ['--import', './dist/telemetry.js'] : []
   const env = serverEnv(port, database, redisDb)
   if (collector !== undefined) {
     Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.tracingRatio) })
   }
-  return startChild({ name: 'service', args: [...nodeArgs, ...preload, 'dist/server.js'], cwd: settings.serviceDir, env, logFile: settings.serviceLog })
+  return startChild({ name: 'service', args: [...nodeArgs, ...serviceArgs()], cwd: settings.serviceDir, env, logFile: settings.serviceLog })
 }
 
 export function startMinimal (port, database, redisDb) {

@@ -32,7 +32,7 @@ function ratio (name) {
   const raw = env[name]
   if (raw === undefined || raw === '') return undefined
   const value = Number(raw)
-  if (!(value > 0 && value <= 1)) throw new Error(`${name} must be a ratio above 0 and at most 1, got "${raw}"`)
+  if (!(value >= 0 && value <= 1)) throw new Error(`${name} must be a ratio from 0 to 1, got "${raw}"`)
   return value
 }
 

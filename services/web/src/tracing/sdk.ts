@@ -3,13 +3,13 @@ import { pino } from 'pino'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { core, NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http'
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg'
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis'
 import { Availability } from '../availability.js'
 import type { Config } from '../config.js'
 import { TurnBatchedOutput } from '../logging/output.js'
 import { QUIET_ROUTES } from '../quiet-routes.js'
+import { LinkFollowingSampler } from './sampler.js'
 
 type SpanExporter = NodeSDKConfiguration['traceExporter']
 
@@ -37,12 +37,14 @@ class ReportingExporter implements SpanExporter {
 const pathOf = (url: string | undefined) => url?.split('?', 1)[0] ?? ''
 
 /**
- * Starts the OpenTelemetry SDK: the http server span (named by the route
- * pattern @fastify/otel records), Fastify's request and handler spans, and the
- * PostgreSQL and Redis calls made within a traced request. The OTEL_* variables
- * (endpoint, sampler, the SDK's own tunables) are read by the SDK itself; spans
- * wait in the batch processor's bounded queue (OTEL_BSP_MAX_QUEUE_SIZE) and
- * beyond it are dropped.
+ * Starts the OpenTelemetry SDK: one server span per request, made by
+ * @fastify/otel and named by its route pattern, and the PostgreSQL and Redis
+ * calls made within a traced request. @fastify/otel reads the incoming
+ * traceparent itself, so the http instrumentation, which does the same work
+ * again in Node's http server events, is not loaded. The sampler is built from
+ * the validated settings; the other OTEL_* variables (endpoint, the SDK's own
+ * tunables) are read by the SDK itself. Spans wait in the batch processor's
+ * bounded queue (OTEL_BSP_MAX_QUEUE_SIZE) and beyond it are dropped.
  */
 export function startTracing (config: Config): void {
   // pg and ioredis are imported from ESM, which only these hooks can instrument.
@@ -51,20 +53,19 @@ export function startTracing (config: Config): void {
   const log = pino({ level: config.LOG_LEVEL }, new TurnBatchedOutput(process.stdout.fd))
   const sdk = new NodeSDK({
     serviceName: config.OTEL_SERVICE_NAME,
+    sampler: new LinkFollowingSampler(config),
     traceExporter: new ReportingExporter(new OTLPTraceExporter(), new Availability(log, 'OTLP collector')),
     // Traces only: the metrics are Prometheus' (/metrics), the logs stdout's.
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => QUIET_ROUTES.has(pathOf(request.url)),
-        disableOutgoingRequestInstrumentation: true
-      }),
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         ignorePaths: ({ url }) => QUIET_ROUTES.has(pathOf(url)),
-        // A span per hook would cost more than the request it describes.
-        instrumentHooks: false
+        // A span per hook or handler would cost more than the request it describes.
+        instrumentHooks: false,
+        instrumentHandler: false,
+        requestHook: (span, request) => span.updateName(request.routeOptions.url === undefined ? request.method : `${request.method} ${request.routeOptions.url}`)
       }),
       // Only within a traced request: probes, migrations and untraced shared work stay out.
       new PgInstrumentation({ requireParentSpan: true }),

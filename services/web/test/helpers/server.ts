@@ -37,7 +37,7 @@ export interface RunningServer {
 }
 
 /** What the image runs after `node` (the Dockerfile's CMD): the tracing preload, then the server. */
-export const SERVER_ARGS = ['--import', './dist/telemetry.js', 'dist/server.js']
+export const SERVER_ARGS = ['--experimental-async-context-frame', '--import', './dist/telemetry.js', 'dist/server.js']
 
 /**
  * Starts the built server exactly as the container does (`node SERVER_ARGS…`

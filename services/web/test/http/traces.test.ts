@@ -85,27 +85,27 @@ const waitSpan = (spans: ReceivedSpan[], name: string) => {
 /** Each endpoint: its request's trace below the server span, and the trace of every piece of shared work it waited for. */
 const expected: Record<string, { tree: string[], shared: Record<string, string[]> }> = {
   '/': {
-    tree: ['GET /', '  request', '    handler - route-status', '      PostgreSQL ping wait', '      Redis ping wait'],
+    tree: ['GET /', '  PostgreSQL ping wait', '  Redis ping wait'],
     shared: {
       'PostgreSQL ping wait': ['PostgreSQL ping', '  pg.query:SELECT'],
       'Redis ping wait': ['Redis ping', '  ping']
     }
   },
   '/db/test': {
-    tree: ['GET /db/test', '  request', '    handler - route-db-test', '      acessos group commit wait'],
+    tree: ['GET /db/test', '  acessos group commit wait'],
     shared: { 'acessos group commit wait': ['acessos group commit', '  pg.query:count-accesses', '  pg.query:record-accesses'] }
   },
   '/cache/test': {
-    tree: ['GET /cache/test', '  request', '    handler - route-cache-test', '      evalsha'],
+    tree: ['GET /cache/test', '  evalsha'],
     shared: {}
   },
   '/integracao': {
-    tree: ['GET /integracao', '  request', '    handler - route-integracao', '      acessos group commit wait', '      evalsha'],
+    tree: ['GET /integracao', '  acessos group commit wait', '  evalsha'],
     shared: { 'acessos group commit wait': ['acessos group commit', '  pg.query:record-accesses'] }
   }
 }
 
-t.test('each endpoint is one trace: a server span named by its route, the request and handler, its PostgreSQL and Redis work', async (t) => {
+t.test('each endpoint is one trace: a server span named by its route, its PostgreSQL and Redis work below it', async (t) => {
   const { receiver, server } = await tracedServer(t)
   t.same(Object.keys(expected), endpoints.map(({ url }) => url), 'every endpoint of the contract is checked')
   // Redis learns the counters' script on its first call (NOSCRIPT, then EVAL): not the steady state.
@@ -130,10 +130,10 @@ t.test('each endpoint is one trace: a server span named by its route, the reques
     })
   }
 
-  t.test('an unknown route: the server span and the not-found handler', async (t) => {
+  t.test('an unknown route: a server span named by the method, the not-found handler below it', async (t) => {
     const { response, spans } = await tracedRequest(server, receiver, '/nowhere')
     t.equal(response.statusCode, 404)
-    t.match(tree(spans), ['GET', '  request', /^ {4}notFoundHandler - /])
+    t.match(tree(spans), ['GET', /^ {2}notFoundHandler - /])
   })
 })
 
@@ -206,7 +206,7 @@ t.test('an incoming traceparent continues the caller\'s trace', async (t) => {
   const root = spans.find((span) => span.kind === 'SERVER')!
   t.equal(root.traceId, traceId, 'the server span is in the caller\'s trace')
   t.equal(root.parentSpanId, parentId, 'below the caller\'s span')
-  t.same(tree(spans.filter((span) => span !== root), root.spanId), ['request', '  handler - route-cache-test', '    evalsha'])
+  t.same(tree(spans.filter((span) => span !== root), root.spanId), ['evalsha'])
 
   t.test('a caller that did not sample its trace is not traced here either', async (t) => {
     const unsampled = randomBytes(16).toString('hex')
@@ -217,6 +217,15 @@ t.test('an incoming traceparent continues the caller\'s trace', async (t) => {
     t.notOk(receiver.spans.some((span) => span.traceId === unsampled), 'no span of the unsampled trace')
     t.notOk(server.logs().find((entry) => entry.reqId === requestId)!.trace_id, 'and no trace id on its log line')
   })
+})
+
+t.test('shared work that served a sampled request is kept, whatever the ratio would draw for its own trace', async (t) => {
+  // A ratio of 0 starts no trace: only the caller's sampled traceparent traces the request.
+  const { receiver, server } = await tracedServer(t, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })
+  const traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`
+  const { spans } = await tracedRequest(server, receiver, '/db/test', { traceparent })
+  t.same(sharedWork(t, receiver, waitSpan(spans, 'acessos group commit wait')).tree,
+    ['acessos group commit', '  pg.query:count-accesses', '  pg.query:record-accesses'], 'the statement\'s trace, received')
 })
 
 t.test('probes and /metrics are not traced, and neither is the work they cause', async (t) => {

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { trace } from '@opentelemetry/api'
+import type { Logger } from 'pino'
 import { tracingEnabled } from '../../config.js'
 
 declare module 'fastify' {
@@ -24,7 +25,10 @@ export default fp(async function tracing (fastify) {
     if (span?.isRecording() === true) {
       const { traceId, spanId } = span.spanContext()
       request.traceId = traceId
-      request.log = reply.log = request.log.child({ trace_id: traceId, span_id: spanId })
+      // The request's own child logger takes the ids: a second child per request costs
+      // more. Fastify builds its loggers with pino from the logger options (logging/logger.ts).
+      const log = request.log as Logger
+      log.setBindings({ trace_id: traceId, span_id: spanId })
     }
     done()
   })
