@@ -32,7 +32,8 @@ export const ConfigSchema = Type.Object({
   REDIS_DB: Type.Integer({ minimum: 0, maximum: 15, default: 0, description: 'Redis logical database (0-15) holding the service\'s keys.' }),
   REDIS_PASSWORD: Secret('Redis password; or REDIS_PASSWORD_FILE, not both. None by default.'),
   REDIS_PASSWORD_FILE: SecretFile('File holding the Redis password (a Docker secret); or REDIS_PASSWORD, not both.'),
-  DEPENDENCY_TIMEOUT_MS: Millis(800, 'How long, in milliseconds, a connection attempt or query to PostgreSQL or Redis may take.'),
+  DEPENDENCY_TIMEOUT_MS: Millis(800, 'How long, in milliseconds, a connection attempt or query to PostgreSQL or Redis may take, ' +
+    'and the OTLP collector to take the last spans at shutdown.'),
   SHUTDOWN_DELAY_MS: Type.Integer({
     minimum: 0,
     default: 0,

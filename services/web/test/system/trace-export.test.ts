@@ -117,7 +117,35 @@ t.test('with the collector frozen, spans beyond the export queue are dropped, no
   // The export that was frozen times out, then the queue leaves; then a request's spans find room.
   await waitUntil(() => lines(server, level.info, AVAILABLE, outage).length === 1, 'the recovery reported')
   const kept = receiver.spans.length - before
-  const created = REQUESTS * 4
+  // Each request: its server span and its Redis call.
+  const created = REQUESTS * 2
   // Held at most: the queue, and the one batch being exported (no larger than the queue).
   t.ok(kept > 0 && kept <= 2 * QUEUE, `${kept} of the ${created} spans ended during the outage were kept: at most twice the queue (${QUEUE})`)
+})
+
+t.test('spans still queued at shutdown are sent before the process exits', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  // Batches would leave only after an hour: what arrives was sent by the shutdown.
+  const server = await startServer(t, { ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '3600000' })
+  const requestId = randomUUID()
+  await fetchResponse(`${server.url}/cache/test`, { headers: { 'x-request-id': requestId } })
+  await waitUntil(() => server.logs().some((line) => line.reqId === requestId), 'the request\'s log line')
+  const traceId = server.logs().find((line) => line.reqId === requestId)!.trace_id
+  t.notOk(receiver.spans.some((span) => span.traceId === traceId), 'nothing exported before the shutdown')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'a clean exit')
+  t.ok(receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER'), 'the request\'s server span arrived')
+})
+
+t.test('with the collector frozen, shutdown gives up on the last spans after the dependency timeout and exits cleanly', async (t) => {
+  const receiver = await startOtlpReceiver(t)
+  // An export that would wait longer than the shutdown is allowed: only the flush's own bound ends it in time.
+  const server = await startServer(t, {
+    ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '3600000', OTEL_EXPORTER_OTLP_TIMEOUT: '3600000'
+  })
+  t.equal((await fetchResponse(`${server.url}/cache/test`)).statusCode, 200)
+  receiver.mode = 'freeze'
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'exits 0, not killed by the shutdown timeout')
+  t.notOk(server.logs().some((line) => String(line.msg).startsWith('killed by timeout')), 'no timeout reported')
 })

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { trace } from '@opentelemetry/api'
 import type { Logger } from 'pino'
 import { tracingEnabled } from '../../config.js'
+import { flushTraces } from '../../tracing/flush.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,7 +14,8 @@ declare module 'fastify' {
 /**
  * Points logs and metrics at traces: a traced request's log lines carry its
  * trace_id and span_id beside its reqId, and its trace id is kept for the
- * duration histogram's exemplar. With tracing off, no hook is added.
+ * duration histogram's exemplar. Once the app has closed, the spans still
+ * queued are sent. With tracing off, no hook is added.
  */
 export default fp(async function tracing (fastify) {
   fastify.decorateRequest('traceId', null)
@@ -32,4 +34,6 @@ export default fp(async function tracing (fastify) {
     }
     done()
   })
+
+  fastify.addHook('onClose', async () => { await flushTraces(fastify.config.DEPENDENCY_TIMEOUT_MS) })
 }, { name: 'tracing', decorators: { fastify: ['config'] } })
