@@ -17,11 +17,10 @@ export async function flushTraces (withinMs: number): Promise<void> {
   const global = trace.getTracerProvider()
   const provider = global instanceof ProxyTracerProvider ? global.getDelegate() : global
   if (!flushable(provider)) return
-  const deadline = new AbortController()
   await Promise.race([
     // A failed export is reported by the exporter (tracing/sdk.ts); nothing more to do here.
     provider.forceFlush().catch(() => {}),
-    sleep(withinMs, undefined, { signal: deadline.signal }).catch(() => {})
+    // Unreferenced: once the flush is done, this timer does not keep the process alive.
+    sleep(withinMs, undefined, { ref: false })
   ])
-  deadline.abort()
 }
