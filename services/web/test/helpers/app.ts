@@ -38,11 +38,14 @@ async function passwordFile (t: Test, name: string, password: string | undefined
   return { [name]: file }
 }
 
+/** One JSON log line of the service. */
+export type LogLine = Record<string, unknown>
+
 export interface TestApp {
   app: App
   config: Config
   /** Every log line the app wrote, parsed. */
-  logs: Array<Record<string, unknown>>
+  logs: LogLine[]
 }
 
 /** pino's numeric levels, as they appear on a log line. */
@@ -64,7 +67,7 @@ export async function buildTestApp (t: Test, overrides: NodeJS.ProcessEnv = {}, 
 /** The app on exactly `env` (from `isolatedEnv`, say), logging at debug into `logs`; closed after the test. */
 export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv, { extend }: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({ LOG_LEVEL: 'debug', ...env })
-  const logs: Array<Record<string, unknown>> = []
+  const logs: LogLine[] = []
   const stream = new Writable({
     write (chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line))
@@ -79,16 +82,19 @@ export async function buildAppOn (t: Test, env: NodeJS.ProcessEnv, { extend }: T
 }
 
 /**
- * How long the app took over `response`, by its own clock: the `responseTime`
- * of the request's log line, found by the request id the answer carries. Time
- * the test spent around the call (inject, other work on a busy machine) is not in it.
+ * How long the service took over `response`, by its own clock: the
+ * `responseTime` of the request's log line, found by the request id the answer
+ * carries, among the lines `logs` reads (an app's, a spawned server's, a
+ * container's). Time the test spent around the call (inject, port forwarding,
+ * other work on a busy machine) is not in it.
  */
-export async function respondedInMs (logs: TestApp['logs'], response: Response): Promise<number> {
+export async function respondedInMs (logs: () => LogLine[] | Promise<LogLine[]>, response: Response): Promise<number> {
   const reqId = response.headers['x-request-id']
-  const logged = () => logs.find((line) => line.reqId === reqId && line.msg === 'request completed')
+  let line: LogLine | undefined
   // Log lines are written once the turn ends, so the line may follow the answer.
-  await waitUntil(() => logged() !== undefined, `the log line of request ${String(reqId)}`)
-  return Number(logged()!.responseTime)
+  await waitUntil(async () => (line = (await logs()).find((line) => line.reqId === reqId && line.msg === 'request completed')) !== undefined,
+    `the log line of request ${String(reqId)}`)
+  return Number(line!.responseTime)
 }
 
 /** A route's `schema` as far as its answers go: one body schema per status, or per class (`4xx`). */
