@@ -9,7 +9,7 @@ import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.j
 import { startProxy } from '../helpers/proxy.js'
 import { fetchResponse, startServer, type RunningServer } from '../helpers/server.js'
 import { services } from '../helpers/services.js'
-import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, waitUntil } from '../helpers/timing.js'
+import { ERROR_WITHIN_MS, STATUS_WITHIN_MS, UNHURRIED, waitUntil } from '../helpers/timing.js'
 
 // A collector that fails must never reach a request: spans wait in a bounded
 // queue, exports give up after OTEL_EXPORTER_OTLP_TIMEOUT (short here, so that
@@ -128,8 +128,11 @@ t.test('with the collector frozen, spans beyond the export queue are dropped, no
 
 t.test('spans still queued at shutdown are sent before the process exits', async (t) => {
   const receiver = await startOtlpReceiver(t)
-  // Batches would leave only after an hour: what arrives was sent by the shutdown.
-  const server = await startServer(t, { ...await isolatedEnv(t), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '3600000' })
+  // Batches would leave only after an hour: what arrives was sent by the shutdown. The
+  // flush is bounded by the dependency timeout, which a starved machine must not reach here.
+  const server = await startServer(t, {
+    ...await isolatedEnv(t), ...UNHURRIED, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '3600000'
+  })
   const requestId = randomUUID()
   await fetchResponse(`${server.url}/cache/test`, { headers: { 'x-request-id': requestId } })
   await waitUntil(() => server.logs().some((line) => line.reqId === requestId), 'the request\'s log line')
