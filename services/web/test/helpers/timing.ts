@@ -3,8 +3,10 @@ import { ConfigSchema } from '../../src/config.js'
 
 /** The documented bound on one connection attempt or one query to PostgreSQL or Redis: the setting's default. */
 export const DEPENDENCY_TIMEOUT_MS: number = ConfigSchema.properties.DEPENDENCY_TIMEOUT_MS.default
-/** `/` waits for one ping: a connection, then its answer. */
-export const STATUS_WITHIN_MS = 2 * DEPENDENCY_TIMEOUT_MS
+/** `/` waits for one ping: a connection, then its answer, each within the dependency timeout. */
+export const statusWithinMs = (dependencyTimeoutMs: number) => 2 * dependencyTimeoutMs
+/** The bound on `/` with the documented timeout. */
+export const STATUS_WITHIN_MS = statusWithinMs(DEPENDENCY_TIMEOUT_MS)
 /** A failing endpoint's call may first wait for the group ahead of it at the database. */
 export const ERROR_WITHIN_MS = 3 * DEPENDENCY_TIMEOUT_MS
 
