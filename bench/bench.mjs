@@ -1,6 +1,6 @@
 // Benchmark of the web service (services/web/dist/server.js) against a bare
 // node:http server doing the same database and cache work (minimal-server.mjs),
-// loaded with wrk.
+// loaded with wrk; optionally beside the service traced and another build.
 //
 // It runs on a database and a Redis logical DB of its own that it removes at the
 // end (also on error or Ctrl-C), and stops every process it started. See
@@ -15,15 +15,37 @@ import { checkSameAnswers, launch, startMinimal, startService, stopProcess } fro
 import { settings } from './lib/settings.mjs'
 import { log, resources, run } from './lib/state.mjs'
 
-/** Time from spawning `node dist/server.js` (schema already migrated) to its first 200 on GET /. */
+/** Time from spawning the service (schema already migrated) to its first 200 on GET /. */
 async function startupPhase (database, redisDb) {
   const times = []
   for (let i = 0; i < settings.startupRuns; i++) {
-    const { child, startupMs } = await launch((port) => startService(port, database, redisDb, { collector: resources.sink?.url }))
+    const { child, startupMs } = await launch((port) => startService(port, database, redisDb))
     await stopProcess(child)
     times.push(startupMs)
   }
   return times
+}
+
+/** `0.01` as `1 %`. */
+const percent = (ratio) => `${+(ratio * 100).toPrecision(3)} %`
+
+/**
+ * The servers loaded beside the service (tracing off) and the minimal server:
+ * the service traced at each of TRACING_RATIOS, each into a sink of its own
+ * that accepts every export, and the BASELINE_DIR build.
+ */
+async function startVariants (database, redisDb) {
+  const variants = []
+  for (const ratio of settings.tracingRatios) {
+    const sink = await startSink()
+    resources.sinks.add(sink)
+    const name = `traced ${percent(ratio)}`
+    variants.push({ ...await launch((port) => startService(port, database, redisDb, { name, tracing: { collector: sink.url, ratio } })), sink })
+  }
+  if (settings.baselineDir !== undefined) {
+    variants.push(await launch((port) => startService(port, database, redisDb, { name: 'baseline', dir: settings.baselineDir })))
+  }
+  return variants
 }
 
 async function main () {
@@ -32,25 +54,23 @@ async function main () {
   const redisDb = await claimRedisDb()
   log(`database ${database}, Redis DB ${redisDb}, Node ${process.version}`)
 
-  // With TRACING_RATIO the service traces into a sink that accepts every export.
-  const sink = settings.tracingRatio === undefined ? undefined : await startSink()
-  resources.sink = sink
-
-  // First start: the service creates the schema the minimal server relies on.
-  const service = await launch((port) => startService(port, database, redisDb, { nodeArgs: settings.serviceNodeArgs, collector: sink?.url }))
+  // First start: the service creates the schema the other servers rely on.
+  const service = await launch((port) => startService(port, database, redisDb))
+  const variants = await startVariants(database, redisDb)
   const minimal = await launch((port) => startMinimal(port, database, redisDb))
+  const servers = [service, ...variants, minimal]
+  log(`servers: ${servers.map(({ name, pid }) => `${name} (pid ${pid})`).join(', ')}`)
 
-  await checkSameAnswers(service.url, minimal.url)
-  const throughput = await throughputPhase(service, minimal)
-  const rss = { service: peakRssMiB(service.pid), minimal: peakRssMiB(minimal.pid) }
+  await checkSameAnswers([service, ...variants], minimal)
+  const throughput = await throughputPhase(servers)
+  const rss = Object.fromEntries(servers.map(({ name, pid }) => [name, peakRssMiB(pid)]))
   const growth = settings.endpoints.includes('/db/test') ? await growthPhase(service, database) : undefined
 
-  await stopProcess(minimal.child)
-  await stopProcess(service.child)
+  for (const server of servers) await stopProcess(server.child)
   const startupTimes = await startupPhase(database, redisDb)
 
-  const tracing = sink === undefined ? undefined : { ratio: settings.tracingRatio, exports: sink.exports, bytes: sink.bytes }
-  return report({ machine, throughput, growth, rss, firstStartMs: service.startupMs, startupTimes, tracing })
+  const traced = variants.filter(({ sink }) => sink !== undefined).map(({ name, sink }) => ({ name, exports: sink.exports, bytes: sink.bytes }))
+  return report({ machine, servers: servers.map(({ name }) => name), throughput, growth, rss, firstStartMs: service.startupMs, startupTimes, traced })
 }
 
 let cleaning
@@ -58,7 +78,7 @@ let cleaning
 function cleanup () {
   cleaning ??= (async () => {
     await Promise.allSettled([...resources.children].map((child) => stopProcess(child)))
-    await resources.sink?.close()
+    await Promise.allSettled([...resources.sinks].map((sink) => sink.close()))
     for (const step of [dropDatabase, flushRedisDb]) {
       try {
         await step()

@@ -39,15 +39,26 @@ function table (headers, rows) {
   ].join('\n')
 }
 
-function throughputTable (rows) {
-  return table(['endpoint', 'server', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'ratio', 'server CPU/req (µs)', 'load (1 min)'],
-    rows.flatMap(({ endpoint, service, minimal, ratio, load }) => [
-      [`GET ${endpoint}`, 'service', int(service.rps), ms(service.p50), ms(service.p99), service.errors, `**${ratio.toFixed(2)}**${ratio < TARGETS.throughputRatio ? ' (low)' : ''}`, int(service.cpuPerRequestUs), load.toFixed(2)],
-      [`GET ${endpoint}`, 'minimal', int(minimal.rps), ms(minimal.p50), ms(minimal.p99), minimal.errors, '', int(minimal.cpuPerRequestUs), '']
-    ]))
+/**
+ * One row per server and endpoint: the ratio to the minimal server, and with
+ * variants (a traced service, a baseline build) each one's ratio to the
+ * service loaded in the same rounds.
+ */
+function throughputTable (rows, servers) {
+  const variants = servers.length > 2
+  const ratio = (value, flagLow) => `**${value.toFixed(2)}**${flagLow && value < TARGETS.throughputRatio ? ' (low)' : ''}`
+  return table(['endpoint', 'server', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'ratio', ...(variants ? ['÷ service'] : []), 'server CPU/req (µs)', 'load (1 min)'],
+    rows.flatMap(({ endpoint, results, toMinimal, toService, load }) => servers.map((name, index) => {
+      const result = results[name]
+      const isMinimal = name === 'minimal'
+      return [`GET ${endpoint}`, name, int(result.rps), ms(result.p50), ms(result.p99), result.errors,
+        isMinimal ? '' : ratio(toMinimal[name], name === 'service'),
+        ...(variants ? [isMinimal || name === 'service' ? '' : ratio(toService[name], false)] : []),
+        int(result.cpuPerRequestUs), index === 0 ? load.toFixed(2) : '']
+    })))
 }
 
-export function report ({ machine, throughput, growth, rss, firstStartMs, startupTimes, tracing }) {
+export function report ({ machine, servers, throughput, growth, rss, firstStartMs, startupTimes, traced }) {
   const startupMedian = percentile([...startupTimes].sort((a, b) => a - b), 0.5)
   const lines = [
     '## Machine',
@@ -55,21 +66,21 @@ export function report ({ machine, throughput, growth, rss, firstStartMs, startu
     `- CPU: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB.toFixed(0)} GiB RAM, Linux ${machine.kernel}`,
     `- Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}, ${machine.wrk}`,
     `- load average (1 min) before the run: ${machine.loadAtStart.toFixed(2)}${machine.loadAtStart > 0.5 ? ' — something else was running, numbers are skewed' : ''}; ` +
-      `beside each row: the highest 1-min load seen after its rounds (the bench's own server, wrk, PostgreSQL and Redis account for about 2 of it)`,
+      'beside each row: the highest 1-min load seen after its rounds (the bench\'s own server, wrk, PostgreSQL and Redis account for about 2 of it)',
     `- wrk, 1 thread: ${settings.warmup} s warm-up per endpoint and server, then ${settings.rounds} interleaved rounds of ${settings.duration} s per server ` +
       `at ${settings.connections} connections and again at 1; median round shown; wrk, servers, PostgreSQL and Redis share these cores`,
-    tracing === undefined
-      ? '- service: tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)'
-      : `- service: tracing on, parentbased_traceidratio sampling ${tracing.ratio}, exporting to an OTLP/HTTP sink in the bench's process ` +
-        `(${int(tracing.exports)} exports, ${(tracing.bytes / 2 ** 20).toFixed(1)} MiB)`,
+    `- servers: ${servers.join(', ')}; the service with tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)` +
+      traced.map(({ name, exports, bytes }) => `; ${name}: the service with parentbased_traceidratio sampling, exporting to an OTLP/HTTP sink in the bench's process ` +
+        `(${int(exports)} exports, ${(bytes / 2 ** 20).toFixed(1)} MiB)`).join('') +
+      (settings.baselineDir === undefined ? '' : `; baseline: the build in ${settings.baselineDir}, tracing off`),
     '',
-    `## Throughput at ${settings.connections} connections (ratio = service req/s / minimal req/s, target ≥ ${TARGETS.throughputRatio})`,
+    `## Throughput at ${settings.connections} connections (ratio = req/s / minimal req/s, target ≥ ${TARGETS.throughputRatio} for the service${servers.length > 2 ? '; ÷ service = req/s / the service\'s' : ''})`,
     '',
-    throughputTable(throughput.many),
+    throughputTable(throughput.many, servers),
     '',
     '## Latency at 1 connection (one request at a time: the latency of an idle server)',
     '',
-    throughputTable(throughput.one)
+    throughputTable(throughput.one, servers)
   ]
   if (growth !== undefined) {
     lines.push('', `## Growth: GET /db/test p99 on the service, ${settings.connections} connections (target ratio ≤ ${TARGETS.growthRatio})`, '',
@@ -83,6 +94,7 @@ export function report ({ machine, throughput, growth, rss, firstStartMs, startu
   lines.push('', '## Resources', '',
     table(['measure', 'service', 'minimal', 'ratio', 'target', 'result'], [
       ['peak RSS after load (VmHWM, MiB)', rss.service.toFixed(1), rss.minimal.toFixed(1), (rss.service / rss.minimal).toFixed(2), `≤ ${TARGETS.rssRatio}`, verdict(rss.service / rss.minimal <= TARGETS.rssRatio)],
+      ...servers.filter((name) => name !== 'service' && name !== 'minimal').map((name) => [`peak RSS of ${name} (MiB)`, rss[name].toFixed(1), '', '', '', '']),
       [`start-up to first 200 on GET / (ms, median of ${startupTimes.length})`, int(startupMedian), '', '', `≤ ${TARGETS.startupMs}`, verdict(startupMedian <= TARGETS.startupMs)]
     ]), '',
     `Start-up runs (ms): ${startupTimes.map(int).join(', ')}; the very first start, which also applied the migrations to an empty database: ${int(firstStartMs)} ms.`,

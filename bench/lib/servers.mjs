@@ -1,4 +1,4 @@
-// Starting, probing and stopping the two servers under test.
+// Starting, probing and stopping the servers under test.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
@@ -65,25 +65,25 @@ export function startChild ({ name, command = process.execPath, args, cwd, env, 
   return child
 }
 
-/** What the build's `npm start` runs after `node`: the command its image runs too. */
-function serviceArgs () {
-  const start = JSON.parse(readFileSync(join(settings.serviceDir, 'package.json'), 'utf8')).scripts?.start
+/** What a build's `npm start` runs after `node`: the command its image runs too. */
+function serviceArgs (dir) {
+  const start = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).scripts?.start
   const [command, ...args] = String(start).split(' ')
-  if (command !== 'node') throw new Error(`${settings.serviceDir}/package.json: the start script is not a node command: ${start}`)
+  if (command !== 'node') throw new Error(`${dir}/package.json: the start script is not a node command: ${start}`)
   return args
 }
 
 /**
- * The service as the image runs it (its start script). `collector`, when
- * given, is where it sends its traces, sampling settings.tracingRatio of the
- * requests.
+ * The service (or the build in `dir`) as the image runs it, by its start
+ * script. `tracing`, when given, is where it sends its traces
+ * (`tracing.collector`) and the ratio of requests it samples (`tracing.ratio`).
  */
-export function startService (port, database, redisDb, { nodeArgs = [], collector } = {}) {
+export function startService (port, database, redisDb, { name = 'service', dir = settings.serviceDir, tracing } = {}) {
   const env = serverEnv(port, database, redisDb)
-  if (collector !== undefined) {
-    Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.tracingRatio) })
+  if (tracing !== undefined) {
+    Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: tracing.collector, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(tracing.ratio) })
   }
-  return startChild({ name: 'service', args: [...nodeArgs, ...serviceArgs()], cwd: settings.serviceDir, env, logFile: settings.serviceLog })
+  return startChild({ name, args: [...settings.serviceNodeArgs, ...serviceArgs(dir)], cwd: dir, env, logFile: settings.serviceLog })
 }
 
 export function startMinimal (port, database, redisDb) {
@@ -103,7 +103,7 @@ export async function launch (start, attempts = 3) {
   try {
     const startupMs = await waitForOk(child, url, startedAt)
     child.up = true
-    return { child, pid: child.pid, url, startupMs }
+    return { name: child.label, child, pid: child.pid, url, startupMs }
   } catch (err) {
     const exitedByItself = child.exitCode !== null || child.signalCode !== null
     await stopProcess(child)
@@ -169,14 +169,17 @@ function shapeOf (value) {
   return typeof value
 }
 
-/** Fails unless both servers answer 200 with bodies of the same shape on every endpoint. */
-export async function checkSameAnswers (serviceUrl, minimalUrl) {
+/** Fails unless every server answers 200 with a body of the minimal server's shape on every endpoint. */
+export async function checkSameAnswers (servers, minimal) {
   for (const endpoint of settings.endpoints) {
-    const [service, minimal] = [await httpGet(serviceUrl + endpoint), await httpGet(minimalUrl + endpoint)]
-    if (service.status !== 200 || minimal.status !== 200) {
-      throw new Error(`GET ${endpoint}: service ${service.status} ${service.body}, minimal ${minimal.status} ${minimal.body}`)
+    const expected = await httpGet(minimal.url + endpoint)
+    if (expected.status !== 200) throw new Error(`GET ${endpoint}: minimal ${expected.status} ${expected.body}`)
+    for (const server of servers) {
+      const answer = await httpGet(server.url + endpoint)
+      if (answer.status !== 200) throw new Error(`GET ${endpoint}: ${server.name} ${answer.status} ${answer.body}`)
+      if (JSON.stringify(shapeOf(JSON.parse(answer.body))) !== JSON.stringify(shapeOf(JSON.parse(expected.body)))) {
+        throw new Error(`GET ${endpoint}: bodies differ in shape\n ${server.name}: ${answer.body}\n minimal: ${expected.body}`)
+      }
     }
-    const [a, b] = [JSON.stringify(shapeOf(JSON.parse(service.body))), JSON.stringify(shapeOf(JSON.parse(minimal.body)))]
-    if (a !== b) throw new Error(`GET ${endpoint}: bodies differ in shape\n service: ${service.body}\n minimal: ${minimal.body}`)
   }
 }

@@ -24,16 +24,18 @@ export const settings = {
   serviceLog: env.SERVICE_LOG || '/dev/null',
   // The service to measure: another build (a scratch copy with an experiment) can be pointed at.
   serviceDir: env.SERVICE_DIR || new URL('../../services/web/', import.meta.url).pathname,
-  // Tracing of the service: off unless a ratio of requests to sample is given (1 traces every one).
-  tracingRatio: ratio('TRACING_RATIO')
+  // Another build loaded in the same rounds, untraced, for a before/after that one run's noise cannot blur.
+  baselineDir: env.BASELINE_DIR || undefined,
+  // The service also loaded in the same rounds with tracing on, sampling each of these ratios (1 traces every request).
+  tracingRatios: ratios('TRACING_RATIOS')
 }
 
-function ratio (name) {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return undefined
-  const value = Number(raw)
-  if (!(value >= 0 && value <= 1)) throw new Error(`${name} must be a ratio from 0 to 1, got "${raw}"`)
-  return value
+function ratios (name) {
+  return (env[name] ?? '').split(',').filter(Boolean).map((raw) => {
+    const value = Number(raw)
+    if (!(value >= 0 && value <= 1)) throw new Error(`${name} must be ratios from 0 to 1, comma-separated, got "${raw}"`)
+    return value
+  })
 }
 
 // Where PostgreSQL and Redis are; the bench creates its own database and claims

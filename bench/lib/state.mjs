@@ -6,7 +6,7 @@ export const resources = {
   children: new Set(), // node servers and the wrk run in progress
   database: undefined, // name of the bench database once created
   redisDb: undefined, // number of the claimed Redis logical DB
-  sink: undefined // the OTLP sink the service traces into, with TRACING_RATIO
+  sinks: new Set() // the OTLP sinks the traced services export to (TRACING_RATIOS)
 }
 
 // Set once a signal asked us to stop: the run then fails on its way out (its
