@@ -9,6 +9,7 @@ import { Availability } from '../availability.js'
 import type { Config } from '../config.js'
 import { TurnBatchedOutput } from '../logging/output.js'
 import { QUIET_ROUTES } from '../quiet-routes.js'
+import { onRequestSpan } from './request-span.js'
 import { LinkFollowingSampler } from './sampler.js'
 
 type SpanExporter = NodeSDKConfiguration['traceExporter']
@@ -65,7 +66,7 @@ export function startTracing (config: Config): void {
         // A span per hook or handler would cost more than the request it describes.
         instrumentHooks: false,
         instrumentHandler: false,
-        requestHook: (span, request) => span.updateName(request.routeOptions.url === undefined ? request.method : `${request.method} ${request.routeOptions.url}`)
+        requestHook: onRequestSpan
       }),
       // Only within a traced request: probes, migrations and untraced shared work stay out.
       new PgInstrumentation({ requireParentSpan: true }),
