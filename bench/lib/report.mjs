@@ -68,7 +68,7 @@ export function report ({ machine, servers, throughput, growth, rss, firstStartM
     `- load average (1 min) before the run: ${machine.loadAtStart.toFixed(2)}${machine.loadAtStart > 0.5 ? ' — something else was running, numbers are skewed' : ''}; ` +
       'beside each row: the highest 1-min load seen after its rounds (the bench\'s own server, wrk, PostgreSQL and Redis account for about 2 of it)',
     `- wrk, 1 thread: ${settings.warmup} s warm-up per endpoint and server, then ${settings.rounds} interleaved rounds of ${settings.duration} s per server ` +
-      `at ${settings.connections} connections and again at 1; median round shown; wrk, servers, PostgreSQL and Redis share these cores`,
+      `at ${settings.connections} connections and again at 1; each server's median round shown, and the median of the ratios taken within each round; wrk, servers, PostgreSQL and Redis share these cores`,
     `- servers: ${servers.join(', ')}; the service with tracing off (no OTEL_EXPORTER_OTLP_ENDPOINT)` +
       traced.map(({ name, exports, bytes }) => `; ${name}: the service with parentbased_traceidratio sampling, exporting to an OTLP/HTTP sink in the bench's process ` +
         `(${int(exports)} exports, ${(bytes / 2 ** 20).toFixed(1)} MiB)`).join('') +
