@@ -35,7 +35,7 @@ export default fp(async function counters (fastify) {
 
   async function increment (counterKey: string, timestampKey: string, at: string): Promise<number> {
     try {
-      return await run(() => client.incrementAndStamp(counterKey, timestampKey, at))
+      return await run(client.incrementAndStamp(counterKey, timestampKey, at))
     } catch (err) {
       throw new DependencyUnavailable('cache', err)
     }

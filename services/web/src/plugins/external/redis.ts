@@ -3,13 +3,12 @@ import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Availability, retryDelayMs } from '../../availability.js'
 import { sharedPerTurn } from '../../per-turn.js'
-import { startCall } from '../../tracing/unsampled.js'
 
 interface RedisConnection {
   /** For repositories: commands fail at once while it is disconnected. */
   readonly client: Redis
-  /** Sends a command (`send` sends it) and awaits it, recorded for the outage log. */
-  run: <T>(send: () => Promise<T>) => Promise<T>
+  /** Awaits a command, recorded for the outage log. */
+  run: <T>(command: Promise<T>) => Promise<T>
   /** A live `PING` shared by the callers of one turn, bounded by commandTimeout. */
   ping: () => Promise<void>
   stats: () => { connected: boolean }
@@ -51,13 +50,13 @@ export default fp(async function redisConnection (fastify) {
   // closed."; the connection's error event names the cause, so only a failure on a
   // usable connection reports the outage itself.
   const connectionUsable = () => client.status === 'ready' && client.stream.writable
-  const run = async <T>(send: () => Promise<T>): Promise<T> => await availability.track(startCall(send), connectionUsable)
+  const run = async <T>(command: Promise<T>): Promise<T> => await availability.track(command, connectionUsable)
 
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
     run,
     ping: sharedPerTurn('Redis ping', async () => {
-      await run(() => client.ping())
+      await run(client.ping())
     }),
     stats: () => ({ connected: client.status === 'ready' }),
     address: { host: config.REDIS_HOST, port: String(config.REDIS_PORT) }
