@@ -40,10 +40,10 @@ async function startVariants (database, redisDb) {
     const sink = await startSink()
     resources.sinks.add(sink)
     const name = `traced ${percent(ratio)}`
-    variants.push({ ...await launch((port) => startService(port, database, redisDb, { name, tracing: { collector: sink.url, ratio } })), sink })
+    variants.push({ ...await launch((port) => startService(port, database, redisDb, { name, nodeArgs: settings.serviceNodeArgs, tracing: { collector: sink.url, ratio } })), sink })
   }
   if (settings.baselineDir !== undefined) {
-    variants.push(await launch((port) => startService(port, database, redisDb, { name: 'baseline', dir: settings.baselineDir })))
+    variants.push(await launch((port) => startService(port, database, redisDb, { name: 'baseline', dir: settings.baselineDir, nodeArgs: settings.serviceNodeArgs })))
   }
   return variants
 }
@@ -55,7 +55,7 @@ async function main () {
   log(`database ${database}, Redis DB ${redisDb}, Node ${process.version}`)
 
   // First start: the service creates the schema the other servers rely on.
-  const service = await launch((port) => startService(port, database, redisDb))
+  const service = await launch((port) => startService(port, database, redisDb, { nodeArgs: settings.serviceNodeArgs }))
   const variants = await startVariants(database, redisDb)
   const minimal = await launch((port) => startMinimal(port, database, redisDb))
   const servers = [service, ...variants, minimal]

@@ -75,15 +75,15 @@ function serviceArgs (dir) {
 
 /**
  * The service (or the build in `dir`) as the image runs it, by its start
- * script. `tracing`, when given, is where it sends its traces
+ * script, with `nodeArgs` before it. `tracing`, when given, is where it sends its traces
  * (`tracing.collector`) and the ratio of requests it samples (`tracing.ratio`).
  */
-export function startService (port, database, redisDb, { name = 'service', dir = settings.serviceDir, tracing } = {}) {
+export function startService (port, database, redisDb, { name = 'service', dir = settings.serviceDir, nodeArgs = [], tracing } = {}) {
   const env = serverEnv(port, database, redisDb)
   if (tracing !== undefined) {
     Object.assign(env, { OTEL_EXPORTER_OTLP_ENDPOINT: tracing.collector, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(tracing.ratio) })
   }
-  return startChild({ name, args: [...settings.serviceNodeArgs, ...serviceArgs(dir)], cwd: dir, env, logFile: settings.serviceLog })
+  return startChild({ name, args: [...nodeArgs, ...serviceArgs(dir)], cwd: dir, env, logFile: settings.serviceLog })
 }
 
 export function startMinimal (port, database, redisDb) {
