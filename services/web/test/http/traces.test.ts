@@ -34,7 +34,9 @@ async function tracedRequest (server: RunningServer, receiver: OtlpReceiver, url
   const response = await fetchResponse(server.url + url, { headers: { 'x-request-id': requestId, ...headers } })
   let line: Record<string, unknown> | undefined
   await waitUntil(() => (line = server.logs().find((entry) => entry.reqId === requestId && entry.msg === 'request completed')) !== undefined, `the log line of ${url}`)
-  const traceId = String(line!.trace_id)
+  // Without a trace id on the line there is no span to wait for: fail now, not at tap's timeout.
+  if (typeof line!.trace_id !== 'string') throw new Error(`the log line of ${url} names no trace: ${JSON.stringify(line)}`)
+  const traceId = line!.trace_id
   await waitUntil(() => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER'), `the server span of ${url}`)
   return { response, line: line!, traceId, spans: receiver.spans.filter((span) => span.traceId === traceId) }
 }
