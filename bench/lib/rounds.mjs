@@ -32,7 +32,7 @@ export async function throughputPhase (servers) {
         }
         loads.push(loadAverage())
       }
-      const results = Object.fromEntries([...rounds].map(([name, results]) => [name, medianRound(results)]))
+      const results = Object.fromEntries([...rounds].map(([name, results]) => [name, median(results, (result) => result.rps)]))
       rows[key].push({ endpoint, results, toMinimal: pairedRatios(rounds, 'minimal'), toService: pairedRatios(rounds, 'service'), load: Math.max(...loads) })
     }
   }
@@ -49,11 +49,7 @@ function pairedRatios (rounds, reference) {
   return Object.fromEntries([...rounds].map(([name, results]) => [name, median(results.map((result, round) => result.rps / references[round].rps))]))
 }
 
-function median (values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
-}
-
-function medianRound (results) {
-  return [...results].sort((a, b) => a.rps - b.rps)[Math.floor(results.length / 2)]
+/** The middle one of `values`, ordered by `by`. */
+function median (values, by = (value) => value) {
+  return [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)]
 }
