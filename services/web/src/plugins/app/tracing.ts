@@ -3,9 +3,10 @@ import { tracingEnabled } from '../../config.js'
 import { flushTraces } from '../../tracing/flush.js'
 
 /**
- * The request's trace id, which the server span's requestHook
- * (tracing/request-span.ts) sets on a traced request, and, once the app has
- * closed, the spans still queued sent. With tracing off, no hook is added.
+ * Declares the request's trace id: null, unless the server span's requestHook
+ * (tracing/request-span.ts) sets it on a sampled request. With tracing on, the
+ * spans still queued are sent once the app has closed; with it off, no hook is
+ * added.
  */
 export default fp(async function tracing (fastify) {
   fastify.decorateRequest('traceId', null)
