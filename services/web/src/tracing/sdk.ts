@@ -1,4 +1,7 @@
+import { subscribe } from 'node:diagnostics_channel'
 import { register } from 'node:module'
+import { context } from '@opentelemetry/api'
+import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { core, NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node'
@@ -10,7 +13,8 @@ import type { Config } from '../config.js'
 import { TurnBatchedOutput } from '../logging/output.js'
 import { QUIET_ROUTES } from '../quiet-routes.js'
 import { onRequestSpan } from './request-span.js'
-import { LinkFollowingSampler } from './sampler.js'
+import { inSampledRequest, sampleAtHead } from './request-sampling.js'
+import { configuredSampler, DecisionFollowingSampler } from './sampler.js'
 
 type SpanExporter = NodeSDKConfiguration['traceExporter']
 
@@ -34,40 +38,50 @@ class ReportingExporter implements SpanExporter {
   forceFlush = async () => await this.exporter.forceFlush?.()
 }
 
-/** The path of a raw request URL, without its query. */
-const pathOf = (url: string | undefined) => url?.split('?', 1)[0] ?? ''
-
 /**
- * Starts the OpenTelemetry SDK: one server span per request, made by
+ * Starts the OpenTelemetry SDK: one server span per sampled request, made by
  * @fastify/otel and named by its route pattern, and the PostgreSQL and Redis
- * calls made within a traced request. @fastify/otel reads the incoming
- * traceparent itself, so the http instrumentation, which does the same work
- * again in Node's http server events, is not loaded. The sampler is built from
- * the validated settings; the other OTEL_* variables (endpoint, the SDK's own
- * tunables) are read by the SDK itself. Spans wait in the batch processor's
- * bounded queue (OTEL_BSP_MAX_QUEUE_SIZE) and beyond it are dropped.
+ * calls made within it. The configured sampler decides at the head of each
+ * request (request-sampling.ts), in a hook that runs before @fastify/otel's,
+ * so an unsampled request costs no span, context or id. @fastify/otel reads
+ * the incoming traceparent itself, so the http instrumentation, which does the
+ * same work again in Node's http server events, is not loaded. The other
+ * OTEL_* variables (endpoint, the SDK's own tunables) are read by the SDK
+ * itself. Spans wait in the batch processor's bounded queue
+ * (OTEL_BSP_MAX_QUEUE_SIZE) and beyond it are dropped.
  */
 export function startTracing (config: Config): void {
   // pg and ioredis are imported from ESM, which only these hooks can instrument.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: ['pg', 'ioredis'] } })
 
   const log = pino({ level: config.LOG_LEVEL }, new TurnBatchedOutput(process.stdout.fd))
+  const sampler = configuredSampler(config)
+  const fastifyOtel = new FastifyOtelInstrumentation({
+    // @fastify/otel asks twice: when a route is added (its options, with a
+    // handler), to wrap it unless it is a probe; and when a request starts
+    // (its url and method), to trace it only if it was sampled.
+    ignorePaths: (route) => 'handler' in route ? QUIET_ROUTES.has(route.url) : !inSampledRequest(context.active()),
+    // A span per hook or handler would cost more than the request it describes.
+    instrumentHooks: false,
+    instrumentHandler: false,
+    requestHook: onRequestSpan
+  })
+  // Every Fastify instance, as it is created: the sampling hook first, then
+  // @fastify/otel, whose onRequest hook needs the decision.
+  subscribe('fastify.initialization', (message) => {
+    const { fastify } = message as { fastify: FastifyInstance }
+    fastify.addHook('onRequest', sampleAtHead(sampler))
+    fastify.register(fastifyOtel.plugin())
+  })
   const sdk = new NodeSDK({
     serviceName: config.OTEL_SERVICE_NAME,
-    sampler: new LinkFollowingSampler(config),
+    sampler: new DecisionFollowingSampler(sampler),
     traceExporter: new ReportingExporter(new OTLPTraceExporter(), new Availability(log, 'OTLP collector')),
     // Traces only: the metrics are Prometheus' (/metrics), the logs stdout's.
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
-      new FastifyOtelInstrumentation({
-        registerOnInitialization: true,
-        ignorePaths: ({ url }) => QUIET_ROUTES.has(pathOf(url)),
-        // A span per hook or handler would cost more than the request it describes.
-        instrumentHooks: false,
-        instrumentHandler: false,
-        requestHook: onRequestSpan
-      }),
+      fastifyOtel,
       // Only within a traced request: probes, migrations and untraced shared work stay out.
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true })
