@@ -10,14 +10,13 @@ declare module 'fastify' {
 }
 
 /**
- * @fastify/otel's requestHook, run as it starts a request's server span. A
- * sampled span is named by the route pattern, and logs and metrics are pointed
- * at its trace: its ids go on the request's log lines beside the reqId, its
- * trace id to the duration histogram's exemplar. An unsampled request pays
- * for nothing here: it has no trace to name or point to.
+ * @fastify/otel's requestHook, run as it starts the server span of a request
+ * sampled at its head (request-sampling.ts); it never sees any other. The span
+ * is named by the route pattern, and logs and metrics are pointed at its
+ * trace: its ids go on the request's log lines beside the reqId, its trace id
+ * to the duration histogram's exemplar.
  */
 export function onRequestSpan (span: Span, request: FastifyRequest): void {
-  if (!span.isRecording()) return
   span.updateName(request.routeOptions.url === undefined ? request.method : `${request.method} ${request.routeOptions.url}`)
   const { traceId, spanId } = span.spanContext()
   request.traceId = traceId
