@@ -1,7 +1,10 @@
+import { cp, symlink } from 'node:fs/promises'
+import { join } from 'node:path'
 import t from 'tap'
 import pg from 'pg'
 import { dbTestSchema } from '../../src/routes/db.js'
 import { buildAppOn, buildTestApp, checkBody, isolatedEnv, level } from '../helpers/app.js'
+import { SERVICE_ROOT, startServer } from '../helpers/server.js'
 import { connectDatabase } from '../helpers/services.js'
 import { UNHURRIED } from '../helpers/timing.js'
 
@@ -61,4 +64,12 @@ t.test('replicas starting at the same moment migrate once and all serve', async 
   const client = await connectDatabase(t, env.DB_NAME!)
   t.same(await versions(client), [1, 2], 'each version is recorded once')
   t.equal((await client.query('SELECT sum(total)::int AS total FROM acessos_contagem')).rows[0].total, 6)
+})
+
+t.test('a build without its migrations/ folder refuses to start, and says what it lacks', async (t) => {
+  const build = t.testdir()
+  for (const file of ['package.json', 'dist']) await cp(join(SERVICE_ROOT, file), join(build, file), { recursive: true })
+  await symlink(join(SERVICE_ROOT, 'node_modules'), join(build, 'node_modules'))
+  await t.rejects(startServer(t, { ...await isolatedEnv(t), ...UNHURRIED }, build),
+    /server exited with 1:[\s\S]*no migrations in \S+: this build lacks the migrations\/ folder/)
 })

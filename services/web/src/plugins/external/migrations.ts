@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fp from 'fastify-plugin'
 import type pg from 'pg'
@@ -5,7 +7,8 @@ import Postgrator from 'postgrator'
 import type { FastifyBaseLogger } from 'fastify'
 import { retryDelayMs } from '../../availability.js'
 
-const MIGRATIONS = fileURLToPath(new URL('../../../migrations/*.sql', import.meta.url))
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url))
+const MIGRATIONS = join(MIGRATIONS_DIR, '*.sql')
 
 // Any 64-bit constant works as long as every replica uses the same one.
 export const MIGRATION_LOCK = 4_357_102_388
@@ -39,9 +42,22 @@ async function migrate (client: pg.Client, database: string, log: FastifyBaseLog
   }
 }
 
+/**
+ * Fails unless the build ships its migrations: without them postgrator would
+ * find nothing to apply, report the schema current, and every insert would
+ * then fail for want of its table.
+ */
+async function requireMigrationFiles (): Promise<void> {
+  const files = await readdir(MIGRATIONS_DIR).catch(() => [])
+  if (!files.some((file) => file.endsWith('.sql'))) {
+    throw new Error(`no migrations in ${MIGRATIONS_DIR}: this build lacks the migrations/ folder that ships beside dist/`)
+  }
+}
+
 // With the database down the service still starts; migrations keep retrying in
 // the background and the schema-dependent endpoints answer 503 meanwhile.
 export default fp(async function migrations (fastify) {
+  await requireMigrationFiles()
   const { postgresPool, config, log } = fastify
   let applied = false
   let retryTimer: NodeJS.Timeout | undefined
