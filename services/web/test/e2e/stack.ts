@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
+import { isGone, ownedTempPrefix, ownerIn, ownerTag } from '../helpers/owner.js'
 import { freePort } from '../helpers/server.js'
 
 const run = promisify(execFile)
@@ -44,11 +44,13 @@ export interface Stack {
  * A compose project of its own (name, host port, secret files), removed with its
  * volumes and image when the test ends. Its environment is decided here, not
  * inherited: only what the docker CLI needs to find its engine comes from the host.
+ * The project and its secrets folder are named after this test process, so that
+ * if it is killed, the next run's preflight removes them (`removeOrphanStacks`).
  */
 export async function createStack (t: Test, prefix = 'e2e', extraEnv: NodeJS.ProcessEnv = {}): Promise<Stack> {
-  const project = `${prefix}-${randomBytes(4).toString('hex')}`
+  const project = `${ownerTag()}-${prefix}-${randomBytes(4).toString('hex')}`
   const port = await freePort()
-  const secretsDir = await mkdtemp(join(tmpdir(), `${project}-secrets-`))
+  const secretsDir = await mkdtemp(ownedTempPrefix(`${prefix}-secrets`))
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -105,4 +107,43 @@ export async function writeSecret (stack: Stack, name: string, value: string): P
 
 function pick (env: NodeJS.ProcessEnv, names: string[]): NodeJS.ProcessEnv {
   return Object.fromEntries(names.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]))
+}
+
+const PROJECT_LABEL = 'com.docker.compose.project'
+
+/** `docker …`'s output lines; rejects on a non-zero exit. */
+async function dockerLines (...args: string[]): Promise<string[]> {
+  return (await run('docker', args)).stdout.split('\n').filter((line) => line !== '')
+}
+
+/**
+ * Removes the compose projects of test processes that have ended (a file tap
+ * killed at its timeout never ran its teardown): their containers, networks,
+ * volumes and built images, found by compose's project label and by name, so
+ * that no compose file is needed. Returns their names.
+ */
+export async function removeOrphanStacks (): Promise<string[]> {
+  const format = ['--format', `{{.Label "${PROJECT_LABEL}"}}`]
+  const projects = new Set([
+    ...await dockerLines('ps', '--all', ...format),
+    ...await dockerLines('network', 'ls', ...format),
+    ...await dockerLines('volume', 'ls', ...format)
+  ])
+  const orphans = [...projects].filter((project) => {
+    const owner = ownerIn(project)
+    return owner !== undefined && isGone(owner)
+  })
+  for (const project of orphans) {
+    const labelled = ['--filter', `label=${PROJECT_LABEL}=${project}`, '--quiet']
+    const containers = await dockerLines('ps', '--all', ...labelled)
+    if (containers.length > 0) await run('docker', ['rm', '--force', '--volumes', ...containers])
+    const networks = await dockerLines('network', 'ls', ...labelled)
+    if (networks.length > 0) await run('docker', ['network', 'rm', ...networks])
+    const volumes = await dockerLines('volume', 'ls', ...labelled)
+    if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes])
+    // Compose names the images it builds after the project.
+    const images = await dockerLines('image', 'ls', '--filter', `reference=${project}*`, '--quiet')
+    if (images.length > 0) await run('docker', ['image', 'rm', '--force', ...new Set(images)])
+  }
+  return orphans
 }

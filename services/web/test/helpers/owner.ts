@@ -104,9 +104,14 @@ export function isRunning (pid: number): boolean {
 /** Marks a spawned process (a server, a redis-server) as this test's, in its environment. */
 export const OWNER_VARIABLE = 'WEB_TEST_OWNER'
 
+/** The prefix, for `mkdtemp`, of a temporary folder of this test's own: the next preflight removes it once its owner has ended. */
+export function ownedTempPrefix (purpose: string): string {
+  return join(tmpdir(), `${TEMP_PREFIX}${ownerTag()}-${purpose}-`)
+}
+
 /** A temporary folder of this test's own, named after it, removed when the test ends. */
 export async function ownedTempDir (t: Test, purpose: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${ownerTag()}-${purpose}-`))
+  const dir = await mkdtemp(ownedTempPrefix(purpose))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
