@@ -10,7 +10,7 @@ import { removeOrphanStacks } from './stack.js'
 const run = promisify(execFile)
 const INTERRUPTED = fileURLToPath(new URL('../fixtures/interrupted-e2e-file.ts', import.meta.url))
 
-interface Held { pid: number, project: string, secretsDir: string }
+interface Held { pid: number, project: string, secretsDir: string, cacheImage: string }
 // How the line starts on which the interrupted file says what it holds.
 const HOLDS = '{"pid"'
 
@@ -31,12 +31,13 @@ async function startInterrupted () {
 
 /** How many of each thing labelled with `project` docker still has, and whether its secrets folder is there. */
 async function whatRemains ({ project, secretsDir }: Held) {
-  const count = async (...args: string[]) =>
-    (await run('docker', [...args, '--filter', `label=com.docker.compose.project=${project}`, '--quiet'])).stdout.split('\n').filter(Boolean).length
+  const count = async (...args: string[]) => (await run('docker', [...args, '--quiet'])).stdout.split('\n').filter(Boolean).length
+  const labelled = ['--filter', `label=com.docker.compose.project=${project}`]
   return {
-    containers: await count('ps', '--all'),
-    networks: await count('network', 'ls'),
-    volumes: await count('volume', 'ls'),
+    containers: await count('ps', '--all', ...labelled),
+    networks: await count('network', 'ls', ...labelled),
+    volumes: await count('volume', 'ls', ...labelled),
+    images: await count('image', 'ls', '--filter', `reference=${project}*`),
     secretsDir: await access(secretsDir).then(() => true, () => false)
   }
 }
@@ -52,12 +53,13 @@ t.test('the compose project of a killed e2e file is removed by the next run\'s p
   await sweep()
   t.equal(child.exitCode, null, 'the interrupted file still runs')
   const kept = await whatRemains(held)
-  t.ok(kept.containers > 0 && kept.networks > 0 && kept.volumes > 0 && kept.secretsDir, `kept while its file runs: ${JSON.stringify(kept)}`)
+  t.ok(kept.containers > 0 && kept.networks > 0 && kept.volumes > 0 && kept.images > 0 && kept.secretsDir, `kept while its file runs: ${JSON.stringify(kept)}`)
 
   const exited = once(child, 'exit')
   child.kill('SIGKILL')
   await exited
 
   await sweep()
-  t.same(await whatRemains(held), { containers: 0, networks: 0, volumes: 0, secretsDir: false }, 'gone after the sweep')
+  t.same(await whatRemains(held), { containers: 0, networks: 0, volumes: 0, images: 0, secretsDir: false }, 'gone after the sweep')
+  t.not((await run('docker', ['image', 'ls', '--quiet', held.cacheImage])).stdout.trim(), '', 'the image it shared an id with stays')
 })

@@ -141,9 +141,10 @@ export async function removeOrphanStacks (): Promise<string[]> {
     if (networks.length > 0) await run('docker', ['network', 'rm', ...networks])
     const volumes = await dockerLines('volume', 'ls', ...labelled)
     if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes])
-    // Compose names the images it builds after the project.
-    const images = await dockerLines('image', 'ls', '--filter', `reference=${project}*`, '--quiet')
-    if (images.length > 0) await run('docker', ['image', 'rm', '--force', ...new Set(images)])
+    // Compose names the images it builds after the project. Removed by name, not
+    // by id: an identical build of a live project shares the id and keeps it.
+    const images = await dockerLines('image', 'ls', '--filter', `reference=${project}*`, '--format', '{{.Repository}}:{{.Tag}}')
+    if (images.length > 0) await run('docker', ['image', 'rm', ...images])
   }
   return orphans
 }
