@@ -6,5 +6,5 @@ import { removeOrphanStacks } from './stack.js'
 
 const [stacks, tempDirs] = await Promise.all([removeOrphanStacks(), removeOrphanTempDirs()])
 if (stacks.length + tempDirs.length > 0) {
-  console.error(`Left by killed e2e runs, now removed: ${stacks.length} compose projects (${stacks.join(', ')}), ${tempDirs.length} temporary folders.`)
+  console.error(`Left by killed e2e runs, now removed: compose projects and images ${stacks.join(', ')}; ${tempDirs.length} temporary folders.`)
 }

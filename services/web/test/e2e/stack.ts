@@ -116,24 +116,27 @@ async function dockerLines (...args: string[]): Promise<string[]> {
   return (await run('docker', args)).stdout.split('\n').filter((line) => line !== '')
 }
 
+/** Whether `name` starts with the tag of a test process that has ended. */
+function orphaned (name: string): boolean {
+  const owner = ownerIn(name)
+  return owner !== undefined && isGone(owner)
+}
+
 /**
  * Removes the compose projects of test processes that have ended (a file tap
- * killed at its timeout never ran its teardown): their containers, networks,
- * volumes and built images, found by compose's project label and by name, so
- * that no compose file is needed. Returns their names.
+ * killed at its timeout never ran its teardown): their containers, networks and
+ * volumes, found by compose's project label, so that no compose file is needed,
+ * and the images compose built for them, which it names after the project.
+ * Returns the names of the projects and images removed.
  */
 export async function removeOrphanStacks (): Promise<string[]> {
   const format = ['--format', `{{.Label "${PROJECT_LABEL}"}}`]
-  const projects = new Set([
+  const projects = [...new Set([
     ...await dockerLines('ps', '--all', ...format),
     ...await dockerLines('network', 'ls', ...format),
     ...await dockerLines('volume', 'ls', ...format)
-  ])
-  const orphans = [...projects].filter((project) => {
-    const owner = ownerIn(project)
-    return owner !== undefined && isGone(owner)
-  })
-  for (const project of orphans) {
+  ])].filter(orphaned)
+  for (const project of projects) {
     const labelled = ['--filter', `label=${PROJECT_LABEL}=${project}`, '--quiet']
     const containers = await dockerLines('ps', '--all', ...labelled)
     if (containers.length > 0) await run('docker', ['rm', '--force', '--volumes', ...containers])
@@ -141,10 +144,9 @@ export async function removeOrphanStacks (): Promise<string[]> {
     if (networks.length > 0) await run('docker', ['network', 'rm', ...networks])
     const volumes = await dockerLines('volume', 'ls', ...labelled)
     if (volumes.length > 0) await run('docker', ['volume', 'rm', ...volumes])
-    // Compose names the images it builds after the project. Removed by name, not
-    // by id: an identical build of a live project shares the id and keeps it.
-    const images = await dockerLines('image', 'ls', '--filter', `reference=${project}*`, '--format', '{{.Repository}}:{{.Tag}}')
-    if (images.length > 0) await run('docker', ['image', 'rm', ...images])
   }
-  return orphans
+  // By name, not by id: an identical build of a live project shares the id and keeps it.
+  const images = (await dockerLines('image', 'ls', '--format', '{{.Repository}}:{{.Tag}}')).filter(orphaned)
+  if (images.length > 0) await run('docker', ['image', 'rm', ...images])
+  return [...projects, ...images]
 }
