@@ -109,10 +109,10 @@ function pick (env: NodeJS.ProcessEnv, names: string[]): NodeJS.ProcessEnv {
   return Object.fromEntries(names.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]))
 }
 
-const PROJECT_LABEL = 'com.docker.compose.project'
+export const PROJECT_LABEL = 'com.docker.compose.project'
 
 /** `docker …`'s output lines; rejects on a non-zero exit. */
-async function dockerLines (...args: string[]): Promise<string[]> {
+export async function dockerLines (...args: string[]): Promise<string[]> {
   return (await run('docker', args)).stdout.split('\n').filter((line) => line !== '')
 }
 

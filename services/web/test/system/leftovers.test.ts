@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { access } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { HOLDING, startHolding } from '../helpers/interrupted.js'
 import { isRunning, killOrphanProcesses, removeOrphanTempDirs } from '../helpers/owner.js'
 import { claimant, dropOrphanDatabases, releaseOrphanRedisDatabases, withMaintenanceClient } from '../helpers/services.js'
 import { waitUntil } from '../helpers/timing.js'
@@ -15,29 +16,14 @@ const RUNNER = "require('node:child_process').spawn(process.execPath, process.ar
 const RUNNER_GONE_AT_ONCE = `console.log(${RUNNER}.pid); process.exit()`
 
 interface Held { pid: number, database: string, redisDb: number, serverPid: number, dir: string }
-// How the line starts on which the interrupted test file says what it holds.
-const HOLDS = '{"pid"'
 
 /**
- * Starts the interrupted test file with this process's own loaders and resolves
- * with what it holds, either as this process's child or as the child of a
- * stand-in for tap's runner.
+ * Starts the interrupted test file with this process's own loaders, either as
+ * this process's child or as the child of a stand-in for tap's runner.
  */
 async function startInterrupted (underRunner = false) {
   const testFile = [...process.execArgv, INTERRUPTED]
-  const child = underRunner
-    ? spawn(process.execPath, ['--eval', RUNNER, '--', ...testFile], { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(process.execPath, testFile, { env: process.env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let errors = ''
-  const held = await new Promise<Held>((resolve, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      errors += chunk.toString()
-      const line = errors.split('\n').find((candidate) => candidate.startsWith(HOLDS))
-      if (line !== undefined) resolve(JSON.parse(line))
-    })
-    child.once('exit', (code) => reject(new Error(`the interrupted test file exited with ${code} before holding anything:\n${errors}`)))
-  })
-  return { child, held }
+  return await startHolding<Held>(underRunner ? ['--eval', RUNNER, '--', ...testFile] : testFile)
 }
 
 /** What of `held` is still there; the Redis database counts while its test file still claims it (another test may take it once freed). */
@@ -91,7 +77,7 @@ t.test('a test file whose runner is gone before it has loaded ends as it loads, 
   let errors = ''
   runner.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
 
-  await waitUntil(() => !isRunning(pid) || errors.includes(HOLDS), 'the test file ends, or holds what it took')
+  await waitUntil(() => !isRunning(pid) || errors.includes(HOLDING), 'the test file ends, or holds what it took')
   t.notOk(isRunning(pid), 'it has ended')
-  t.notMatch(errors, HOLDS, 'having taken nothing')
+  t.notMatch(errors, HOLDING, 'having taken nothing')
 })
