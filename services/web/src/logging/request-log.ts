@@ -1,5 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
-import { QUIET_ROUTES } from '../quiet-routes.js'
+import { isQuiet } from '../quiet-routes.js'
 
 /**
  * One flat line per request, written when it completes. Fastify's default writes
@@ -9,11 +9,10 @@ export class RequestLog extends LogController {
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const route = request.routeOptions.url
     const { statusCode, elapsedTime } = reply
     const line = { method: request.method, url: request.url, statusCode, responseTime: elapsedTime }
     if (error) reply.log.error({ ...line, err: error }, 'request errored')
-    else if (QUIET_ROUTES.has(route ?? '')) reply.log.debug(line, 'request completed')
+    else if (isQuiet(request)) reply.log.debug(line, 'request completed')
     else reply.log.info(line, 'request completed')
   }
 }

@@ -1,7 +1,7 @@
 import { context, createContextKey, propagation, SpanKind, trace, type Context } from '@opentelemetry/api'
 import { tracing } from '@opentelemetry/sdk-node'
 import type { onRequestHookHandler } from 'fastify'
-import { QUIET_ROUTES } from '../quiet-routes.js'
+import { isQuiet } from '../quiet-routes.js'
 
 const { RandomIdGenerator, SamplingDecision } = tracing
 
@@ -10,12 +10,6 @@ const SAMPLED_REQUEST = createContextKey('web: a request the sampler chose to tr
 /** Whether `ctx` is, or descends from, the context of a request the sampler chose to trace. */
 export function inSampledRequest (ctx: Context): boolean {
   return ctx.getValue(SAMPLED_REQUEST) === true
-}
-
-/** The path of a raw request URL, without its query. */
-function pathOf (url: string): string {
-  const query = url.indexOf('?')
-  return query === -1 ? url : url.slice(0, query)
 }
 
 /**
@@ -29,7 +23,7 @@ function pathOf (url: string): string {
 export function sampleAtHead (sampler: tracing.Sampler): onRequestHookHandler {
   const ids = new RandomIdGenerator()
   return function sampleRequest (request, _reply, done) {
-    if (QUIET_ROUTES.has(pathOf(request.url))) return done()
+    if (isQuiet(request)) return done()
     const caller = propagation.extract(context.active(), request.headers)
     // A new trace's id is drawn here only for the sampler to decide on; the
     // server span gets its own, equally random, from the SDK.
