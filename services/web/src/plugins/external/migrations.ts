@@ -48,7 +48,11 @@ async function migrate (client: pg.Client, database: string, log: FastifyBaseLog
  * then fail for want of its table.
  */
 async function requireMigrationFiles (): Promise<void> {
-  const files = await readdir(MIGRATIONS_DIR).catch(() => [])
+  // Only a missing folder is one without migrations; an unreadable one fails with its own error.
+  const files = await readdir(MIGRATIONS_DIR).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return []
+    throw error
+  })
   if (!files.some((file) => file.endsWith('.sql'))) {
     throw new Error(`no migrations in ${MIGRATIONS_DIR}: this build lacks the migrations/ folder that ships beside dist/`)
   }
