@@ -14,8 +14,8 @@ export const SHARED_REQUESTS = 'web.shared.requests'
  */
 export function awaitShared<T> (name: string, join: (wait: Span | undefined) => Promise<T>): Promise<T> {
   // Not async: an untraced request (every one, with tracing off) pays no extra promise.
-  const request = trace.getActiveSpan()
-  if (request === undefined || !request.isRecording()) return join(undefined)
+  // Only a request sampled at its head has a span (tracing/request-sampling.ts).
+  if (trace.getActiveSpan() === undefined) return join(undefined)
   return awaitTraced(tracer.startSpan(`${name} wait`), join)
 }
 
