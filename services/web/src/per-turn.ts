@@ -1,5 +1,5 @@
 import type { Span } from '@opentelemetry/api'
-import { awaitShared, runShared } from './tracing/shared-work.js'
+import { awaitShared, inCallersTrace, outsideAnyTrace, runShared } from './tracing/shared-work.js'
 
 /**
  * Work shared within one turn of the event loop. Under load, one turn's I/O
@@ -53,4 +53,28 @@ export function sharedPerTurn<T> (name: string, run: () => Promise<T>): () => Pr
     )
   })
   return async () => await awaitShared(name, (wait) => new Promise<T>((resolve, reject) => batch.add({ resolve, reject, wait })))
+}
+
+/**
+ * Calls made in one turn, each still its caller's own, made together once the
+ * turn's requests have all been parsed: `together` gets a function that makes
+ * them all (within one write, say). Each call stays in its caller's trace, not in
+ * that of whichever request scheduled the batch (tracing/shared-work.ts).
+ */
+export function togetherPerTurn (together: (makeCalls: () => void) => void): <T>(call: () => Promise<T>) => Promise<T> {
+  const batch = new TurnBatch<() => void>((calls) => {
+    outsideAnyTrace(() => together(() => {
+      for (const call of calls) call()
+    }))
+  })
+  return async <T>(call: () => Promise<T>) => await new Promise<T>((resolve, reject) => {
+    batch.add(inCallersTrace(() => {
+      // A call that throws fails its caller only, not the calls after it.
+      try {
+        call().then(resolve, reject)
+      } catch (err) {
+        reject(err)
+      }
+    }))
+  })
 }

@@ -23,7 +23,7 @@ declare module 'ioredis' {
 }
 
 export default fp(async function counters (fastify) {
-  const { client, run } = fastify.redisConnection
+  const { client, send } = fastify.redisConnection
 
   // One script rather than MULTI, INCR, SET, EXEC: as atomic, and one command for
   // ioredis to build, send and parse instead of four. ioredis sends EVALSHA and
@@ -35,7 +35,7 @@ export default fp(async function counters (fastify) {
 
   async function increment (counterKey: string, timestampKey: string, at: string): Promise<number> {
     try {
-      return await run(client.incrementAndStamp(counterKey, timestampKey, at))
+      return await send(() => client.incrementAndStamp(counterKey, timestampKey, at))
     } catch (err) {
       throw new DependencyUnavailable('cache', err)
     }

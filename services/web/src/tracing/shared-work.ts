@@ -35,7 +35,7 @@ async function awaitTraced<T> (wait: Span, join: (wait: Span) => Promise<T>): Pr
  * runs outside any trace, not in the context of whichever request scheduled it.
  */
 export function runShared<T> (name: string, waits: ReadonlyArray<Span | undefined>, work: () => Promise<T>): Promise<T> {
-  if (waits.every((wait) => wait === undefined)) return context.with(ROOT_CONTEXT, work)
+  if (waits.every((wait) => wait === undefined)) return outsideAnyTrace(work)
   return runTraced(name, waits, work)
 }
 
@@ -55,4 +55,19 @@ async function runTraced<T> (name: string, waits: ReadonlyArray<Span | undefined
   } finally {
     span.end()
   }
+}
+
+/** Runs `work` outside any trace, whichever request's context it was scheduled from. */
+export function outsideAnyTrace<T> (work: () => T): T {
+  return context.with(ROOT_CONTEXT, work)
+}
+
+/**
+ * `call`, to be made later beside other requests' calls, each call its own
+ * work (per-turn.ts): bound to its caller's trace, so that what it sends is
+ * traced under the request that asked for it. An untraced caller's call stays
+ * unbound, for the batch to make outside any trace.
+ */
+export function inCallersTrace<T> (call: () => T): () => T {
+  return trace.getActiveSpan() === undefined ? call : context.bind(context.active(), call)
 }

@@ -11,6 +11,7 @@ import { SHARED_REQUESTS } from '../../src/tracing/shared-work.js'
 import { checkBody, isolatedEnv, type Response } from '../helpers/app.js'
 import { endpoints, probes } from '../helpers/endpoints.js'
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js'
+import { rawRequest } from '../helpers/raw-http.js'
 import { fetchResponse, SERVER_ARGS, SERVICE_ROOT, startServer, type RunningServer } from '../helpers/server.js'
 import { connectDatabase } from '../helpers/services.js'
 import { waitUntil } from '../helpers/timing.js'
@@ -172,6 +173,25 @@ t.test('a burst of concurrent /db/test calls shares one statement: each request 
   t.equal(shared[0]!.links.length, REQUESTS, 'and links to every one of them')
   t.same(tree(receiver.spans.filter((span) => span.traceId === shared[0]!.traceId)),
     ['acessos group commit', '  pg.query:count-accesses', '  pg.query:record-accesses'], 'one INSERT and one count below it')
+})
+
+t.test('a burst of concurrent /cache/test calls goes to Redis in one write: each request\'s trace holds its own command', async (t) => {
+  const REQUESTS = 12
+  const { receiver, server } = await tracedServer(t)
+  // Redis learns the counters' script on its first call (NOSCRIPT, then EVAL): not the steady state.
+  await fetchResponse(`${server.url}/cache/test`)
+  const ids = Array.from({ length: REQUESTS }, () => randomUUID())
+  // Pipelined on one connection and written at once: the service reads the burst, and
+  // sends its commands, in one turn of its event loop.
+  const burst = ids.map((id, i) => `GET /cache/test HTTP/1.1\r\nHost: web\r\nX-Request-Id: ${id}\r\n${i === REQUESTS - 1 ? 'Connection: close\r\n' : ''}\r\n`)
+  await rawRequest(Number(new URL(server.url).port), burst.join(''))
+
+  await waitUntil(() => ids.every((id) => server.logs().some((entry) => entry.reqId === id && entry.msg === 'request completed')), 'the log lines of the burst')
+  const traceIds = ids.map((id) => String(server.logs().find((entry) => entry.reqId === id && entry.msg === 'request completed')!.trace_id))
+  await waitUntil(() => traceIds.every((traceId) => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER')), 'the traces of the burst')
+  for (const traceId of traceIds) {
+    t.same(tree(receiver.spans.filter((span) => span.traceId === traceId)), expected['/cache/test']!.tree, `trace ${traceId}: its server span and its own command`)
+  }
 })
 
 /** A GET on a connection of its own: `sent` once the request has left whole, `answered` with the answer. */

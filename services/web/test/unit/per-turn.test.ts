@@ -1,5 +1,12 @@
+import { trace } from '@opentelemetry/api'
+import { node } from '@opentelemetry/sdk-node'
 import t from 'tap'
-import { sharedPerTurn, TurnBatch } from '../../src/per-turn.js'
+import { sharedPerTurn, togetherPerTurn, TurnBatch } from '../../src/per-turn.js'
+
+// The context manager the SDK installs, so that a call can be seen to run in its caller's trace.
+const provider = new node.NodeTracerProvider()
+provider.register()
+const tracer = provider.getTracer('per-turn test')
 
 /** A stand-in round trip: counts its runs and settles when told to. */
 function roundTrip () {
@@ -67,4 +74,55 @@ t.test('a batch held back by mayFlush waits, whatever is added, and leaves whole
   t.same(flushed, [], 'not before the turn ends')
   await nextTurn()
   t.same(flushed, [[1, 2]])
+})
+
+/** A `together` that records which calls it made, batch by batch. */
+function recordingTogether () {
+  const batches: number[][] = []
+  let current: number[] | undefined
+  const together = (makeCalls: () => void) => {
+    current = []
+    makeCalls()
+    batches.push(current)
+    current = undefined
+  }
+  /** A call that says it was made, and by which batch, and answers `value`. */
+  const call = (value: number) => async () => {
+    if (current === undefined) throw new Error(`call ${value} made outside together`)
+    current.push(value)
+    return value
+  }
+  return { batches, together, call }
+}
+
+t.test('the calls of one turn are made together once it ends, each answering its own caller', async (t) => {
+  const { batches, together, call } = recordingTogether()
+  const inOneWrite = togetherPerTurn(together)
+  const callers = [inOneWrite(call(1)), inOneWrite(call(2)), inOneWrite(call(3))]
+  t.same(batches, [], 'nothing is made before the turn ends')
+  t.same(await Promise.all(callers), [1, 2, 3])
+  t.same(batches, [[1, 2, 3]], 'one batch, in the callers\' order')
+  t.same(await inOneWrite(call(4)), 4)
+  t.same(batches, [[1, 2, 3], [4]], 'a later turn makes a batch of its own')
+})
+
+t.test('a call that throws fails its own caller only', async (t) => {
+  const { batches, together, call } = recordingTogether()
+  const inOneWrite = togetherPerTurn(together)
+  const failing = inOneWrite(() => { throw new Error('cannot send') })
+  const after = inOneWrite(call(2))
+  await t.rejects(failing, /cannot send/)
+  t.equal(await after, 2)
+  t.same(batches, [[2]])
+})
+
+t.test('each call is made in its caller\'s trace, an untraced caller\'s in none, whoever scheduled the batch', async (t) => {
+  const activeSpanName = async () => (trace.getActiveSpan() as { name?: string } | undefined)?.name ?? 'no span'
+  const inOneWrite = togetherPerTurn((makeCalls) => makeCalls())
+  const callers = [
+    tracer.startActiveSpan('request A', (span) => { span.end(); return inOneWrite(activeSpanName) }),
+    inOneWrite(activeSpanName),
+    tracer.startActiveSpan('request B', (span) => { span.end(); return inOneWrite(activeSpanName) })
+  ]
+  t.same(await Promise.all(callers), ['request A', 'no span', 'request B'])
 })

@@ -2,13 +2,16 @@ import { once } from 'node:events'
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import { Availability, retryDelayMs } from '../../availability.js'
-import { sharedPerTurn } from '../../per-turn.js'
+import { sharedPerTurn, togetherPerTurn } from '../../per-turn.js'
 
 interface RedisConnection {
-  /** For repositories: commands fail at once while it is disconnected. */
+  /** For repositories, which call it through `send`: commands fail at once while it is disconnected. */
   readonly client: Redis
-  /** Awaits a command, recorded for the outage log. */
-  run: <T>(command: Promise<T>) => Promise<T>
+  /**
+   * Makes `command`, a call on `client`, at the end of the turn with the other
+   * commands of the turn, all in one write, and awaits it, recorded for the outage log.
+   */
+  send: <T>(command: () => Promise<T>) => Promise<T>
   /** A live `PING` shared by the callers of one turn, bounded by commandTimeout. */
   ping: () => Promise<void>
   stats: () => { connected: boolean }
@@ -38,8 +41,7 @@ export default fp(async function redisConnection (fastify) {
     // a command for over a minute), and reconnect forever with capped back-off.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => retryDelayMs(attempt - 1),
-    enableAutoPipelining: true
+    retryStrategy: (attempt) => retryDelayMs(attempt - 1)
   })
 
   const availability = new Availability(fastify.log, 'Redis')
@@ -51,10 +53,24 @@ export default fp(async function redisConnection (fastify) {
   // usable connection reports the outage itself.
   const connectionUsable = () => client.status === 'ready' && client.stream.writable
   const run = async <T>(command: Promise<T>): Promise<T> => await availability.track(command, connectionUsable)
+  // One write for a turn's commands, as ioredis' auto-pipelining would send them,
+  // but each command made from its own request, so that a trace shows every request
+  // its own command; auto-pipelining makes them all from the request that came first.
+  const inOneWrite = togetherPerTurn((makeCalls) => {
+    // Disconnected, commands fail at once and write nothing.
+    if (client.status !== 'ready') return makeCalls()
+    const { stream } = client
+    stream.cork()
+    try {
+      makeCalls()
+    } finally {
+      stream.uncork()
+    }
+  })
 
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
-    run,
+    send: async (command) => await run(inOneWrite(command)),
     ping: sharedPerTurn('Redis ping', async () => {
       await run(client.ping())
     }),
