@@ -6,7 +6,8 @@ import { awaitShared, inCallersTrace, outsideAnyTrace, runShared } from './traci
  * callbacks parse many requests; what they ask for is collected while the turn
  * runs and done once, in setImmediate, after every one of them. No timer, so a
  * lone caller waits for nothing; not process.nextTick, which would run after
- * each request and share nothing.
+ * each request and share nothing. The flush belongs to no one request: it runs
+ * outside any trace, not in that of whichever request scheduled it.
  */
 export class TurnBatch<T> {
   #items: T[] = []
@@ -36,7 +37,7 @@ export class TurnBatch<T> {
 
   readonly #flushScheduled = (): void => {
     this.#scheduled = false
-    this.flushNow()
+    outsideAnyTrace(this.flushNow)
   }
 }
 
@@ -58,14 +59,14 @@ export function sharedPerTurn<T> (name: string, run: () => Promise<T>): () => Pr
 /**
  * Calls made in one turn, each still its caller's own, made together once the
  * turn's requests have all been parsed: `together` gets a function that makes
- * them all (within one write, say). Each call stays in its caller's trace, not in
- * that of whichever request scheduled the batch (tracing/shared-work.ts).
+ * them all (within one write, say). Each call stays in its caller's trace
+ * (tracing/shared-work.ts).
  */
 export function togetherPerTurn (together: (makeCalls: () => void) => void): <T>(call: () => Promise<T>) => Promise<T> {
   const batch = new TurnBatch<() => void>((calls) => {
-    outsideAnyTrace(() => together(() => {
+    together(() => {
       for (const call of calls) call()
-    }))
+    })
   })
   return async <T>(call: () => Promise<T>) => await new Promise<T>((resolve, reject) => {
     batch.add(inCallersTrace(() => {

@@ -32,10 +32,10 @@ async function awaitTraced<T> (wait: Span, join: (wait: Span) => Promise<T>): Pr
  * gets a trace of its own: one span, linked to the wait of every traced request
  * it serves (each wait linked back to it), counting every request served, with
  * the PostgreSQL and Redis calls below it. With no traced request among them it
- * runs outside any trace, not in the context of whichever request scheduled it.
+ * runs in the context it is given: a per-turn flush's, which is in no trace.
  */
 export function runShared<T> (name: string, waits: ReadonlyArray<Span | undefined>, work: () => Promise<T>): Promise<T> {
-  if (waits.every((wait) => wait === undefined)) return outsideAnyTrace(work)
+  if (waits.every((wait) => wait === undefined)) return work()
   return runTraced(name, waits, work)
 }
 
@@ -57,7 +57,7 @@ async function runTraced<T> (name: string, waits: ReadonlyArray<Span | undefined
   }
 }
 
-/** Runs `work` outside any trace, whichever request's context it was scheduled from. */
+/** Runs `work` outside any trace, whichever request's context it was scheduled from (per-turn.ts' flushes). */
 export function outsideAnyTrace<T> (work: () => T): T {
   return context.with(ROOT_CONTEXT, work)
 }
@@ -66,7 +66,7 @@ export function outsideAnyTrace<T> (work: () => T): T {
  * `call`, to be made later beside other requests' calls, each call its own
  * work (per-turn.ts): bound to its caller's trace, so that what it sends is
  * traced under the request that asked for it. An untraced caller's call stays
- * unbound, for the batch to make outside any trace.
+ * unbound: the batch's flush runs outside any trace.
  */
 export function inCallersTrace<T> (call: () => T): () => T {
   return trace.getActiveSpan() === undefined ? call : context.bind(context.active(), call)

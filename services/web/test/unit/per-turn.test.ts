@@ -76,6 +76,20 @@ t.test('a batch held back by mayFlush waits, whatever is added, and leaves whole
   t.same(flushed, [[1, 2]])
 })
 
+/** The name of the active span, as a call would see it when it is made. */
+const activeSpanName = () => (trace.getActiveSpan() as { name?: string } | undefined)?.name ?? 'no span'
+
+t.test('a flush belongs to no request: it runs outside any trace, whoever scheduled it', async (t) => {
+  const seen: string[] = []
+  const batch = new TurnBatch<number>(() => seen.push(activeSpanName()))
+  tracer.startActiveSpan('request A', (span) => {
+    batch.add(1)
+    span.end()
+  })
+  await nextTurn()
+  t.same(seen, ['no span'])
+})
+
 /** A `together` that records which calls it made, batch by batch. */
 function recordingTogether () {
   const batches: number[][] = []
@@ -117,12 +131,12 @@ t.test('a call that throws fails its own caller only', async (t) => {
 })
 
 t.test('each call is made in its caller\'s trace, an untraced caller\'s in none, whoever scheduled the batch', async (t) => {
-  const activeSpanName = async () => (trace.getActiveSpan() as { name?: string } | undefined)?.name ?? 'no span'
+  const spanName = async () => activeSpanName()
   const inOneWrite = togetherPerTurn((makeCalls) => makeCalls())
   const callers = [
-    tracer.startActiveSpan('request A', (span) => { span.end(); return inOneWrite(activeSpanName) }),
-    inOneWrite(activeSpanName),
-    tracer.startActiveSpan('request B', (span) => { span.end(); return inOneWrite(activeSpanName) })
+    tracer.startActiveSpan('request A', (span) => { span.end(); return inOneWrite(spanName) }),
+    inOneWrite(spanName),
+    tracer.startActiveSpan('request B', (span) => { span.end(); return inOneWrite(spanName) })
   ]
   t.same(await Promise.all(callers), ['request A', 'no span', 'request B'])
 })
