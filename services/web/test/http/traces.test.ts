@@ -29,17 +29,26 @@ async function tracedServer (t: Test, env: NodeJS.ProcessEnv = {}) {
   return { receiver, server, database: isolated.DB_NAME! }
 }
 
+/** The completed-request log line of each of `requestIds`, and the trace it names, once that trace's server span has arrived. */
+async function completedTraces (server: RunningServer, receiver: OtlpReceiver, requestIds: string[]) {
+  const lineOf = (id: string) => server.logs().find((entry) => entry.reqId === id && entry.msg === 'request completed')
+  await waitUntil(() => requestIds.every((id) => lineOf(id) !== undefined), `the log lines of ${requestIds.join(', ')}`)
+  const traced = requestIds.map((id) => {
+    const line = lineOf(id)!
+    // Without a trace id on the line there is no span to wait for: fail now, not at tap's timeout.
+    if (typeof line.trace_id !== 'string') throw new Error(`the log line of ${id} names no trace: ${JSON.stringify(line)}`)
+    return { line, traceId: line.trace_id }
+  })
+  await waitUntil(() => traced.every(({ traceId }) => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER')), 'their server spans')
+  return traced
+}
+
 /** GET `url` under a request id of the test's own; the id of the trace its log line names, once its server span has arrived. */
 async function tracedRequest (server: RunningServer, receiver: OtlpReceiver, url: string, headers: Record<string, string> = {}) {
   const requestId = randomUUID()
   const response = await fetchResponse(server.url + url, { headers: { 'x-request-id': requestId, ...headers } })
-  let line: Record<string, unknown> | undefined
-  await waitUntil(() => (line = server.logs().find((entry) => entry.reqId === requestId && entry.msg === 'request completed')) !== undefined, `the log line of ${url}`)
-  // Without a trace id on the line there is no span to wait for: fail now, not at tap's timeout.
-  if (typeof line!.trace_id !== 'string') throw new Error(`the log line of ${url} names no trace: ${JSON.stringify(line)}`)
-  const traceId = line!.trace_id
-  await waitUntil(() => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER'), `the server span of ${url}`)
-  return { response, line: line!, traceId, spans: receiver.spans.filter((span) => span.traceId === traceId) }
+  const { line, traceId } = (await completedTraces(server, receiver, [requestId]))[0]!
+  return { response, line, traceId, spans: receiver.spans.filter((span) => span.traceId === traceId) }
 }
 
 /** A span's name without the database name pg's instrumentation appends. */
@@ -161,9 +170,7 @@ t.test('a burst of concurrent /db/test calls shares one statement: each request 
   await first
   for (const { answered } of burst) checkBody(t, await answered, 200, dbTestSchema)
 
-  await waitUntil(() => ids.every((id) => server.logs().some((entry) => entry.reqId === id && entry.msg === 'request completed')), 'the log lines of the burst')
-  const traceIds = ids.map((id) => String(server.logs().find((entry) => entry.reqId === id && entry.msg === 'request completed')!.trace_id))
-  await waitUntil(() => traceIds.every((traceId) => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER')), 'the traces of the burst')
+  const traceIds = (await completedTraces(server, receiver, ids)).map(({ traceId }) => traceId)
 
   const waits = traceIds.map((traceId) => waitSpan(receiver.spans.filter((span) => span.traceId === traceId), 'acessos group commit wait'))
   t.equal(new Set(waits.map((wait) => wait.spanId)).size, REQUESTS, 'each request has a wait span of its own')
@@ -186,9 +193,7 @@ t.test('a burst of concurrent /cache/test calls goes to Redis in one write: each
   const burst = ids.map((id, i) => `GET /cache/test HTTP/1.1\r\nHost: web\r\nX-Request-Id: ${id}\r\n${i === REQUESTS - 1 ? 'Connection: close\r\n' : ''}\r\n`)
   await rawRequest(Number(new URL(server.url).port), burst.join(''))
 
-  await waitUntil(() => ids.every((id) => server.logs().some((entry) => entry.reqId === id && entry.msg === 'request completed')), 'the log lines of the burst')
-  const traceIds = ids.map((id) => String(server.logs().find((entry) => entry.reqId === id && entry.msg === 'request completed')!.trace_id))
-  await waitUntil(() => traceIds.every((traceId) => receiver.spans.some((span) => span.traceId === traceId && span.kind === 'SERVER')), 'the traces of the burst')
+  const traceIds = (await completedTraces(server, receiver, ids)).map(({ traceId }) => traceId)
   for (const traceId of traceIds) {
     t.same(tree(receiver.spans.filter((span) => span.traceId === traceId)), expected['/cache/test']!.tree, `trace ${traceId}: its server span and its own command`)
   }
