@@ -46,7 +46,9 @@ function table (headers, rows) {
  */
 function throughputTable (rows, servers) {
   const variants = servers.length > 2
-  const ratio = (value, flagLow) => `**${value.toFixed(2)}**${flagLow && value < TARGETS.throughputRatio ? ' (low)' : ''}`
+  // The median ratio over the rounds, then the quartiles: half the rounds fell between them.
+  const ratio = ({ median, low, high }, flagLow) =>
+    `**${median.toFixed(2)}** (${low.toFixed(2)}–${high.toFixed(2)})${flagLow && median < TARGETS.throughputRatio ? ' (low)' : ''}`
   return table(['endpoint', 'server', 'req/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'ratio', ...(variants ? ['÷ service'] : []), 'server CPU/req (µs)', 'load (1 min)'],
     rows.flatMap(({ endpoint, results, toMinimal, toService, load }) => servers.map((name, index) => {
       const result = results[name]
@@ -74,7 +76,7 @@ export function report ({ machine, servers, throughput, growth, rss, firstStartM
         `(${int(exports)} exports, ${(bytes / 2 ** 20).toFixed(1)} MiB)`).join('') +
       (settings.baselineDir === undefined ? '' : `; baseline: the build in ${settings.baselineDir}, tracing off`),
     '',
-    `## Throughput at ${settings.connections} connections (ratio = req/s / minimal req/s, target ≥ ${TARGETS.throughputRatio} for the service${servers.length > 2 ? '; ÷ service = req/s / the service\'s' : ''})`,
+    `## Throughput at ${settings.connections} connections (ratio = req/s / minimal req/s, median over the rounds, quartiles in brackets, target ≥ ${TARGETS.throughputRatio} for the service${servers.length > 2 ? '; ÷ service = req/s / the service\'s' : ''})`,
     '',
     throughputTable(throughput.many, servers),
     '',

@@ -40,13 +40,17 @@ export async function throughputPhase (servers) {
 }
 
 /**
- * Each server's req/s over the `reference` server's in the same round, the
- * median over the rounds. The machine's speed drifts over seconds; a ratio
- * within one round, whose loads are seconds apart, cancels most of it.
+ * Each server's req/s over the `reference` server's in the same round: the
+ * median over the rounds, and the quartiles, which show how far the rounds
+ * spread. The machine's speed drifts over seconds; a ratio within one round,
+ * whose loads are seconds apart, cancels most of it.
  */
 function pairedRatios (rounds, reference) {
   const references = rounds.get(reference)
-  return Object.fromEntries([...rounds].map(([name, results]) => [name, median(results.map((result, round) => result.rps / references[round].rps))]))
+  return Object.fromEntries([...rounds].map(([name, results]) => {
+    const ratios = results.map((result, round) => result.rps / references[round].rps).sort((a, b) => a - b)
+    return [name, { median: median(ratios), low: ratios[Math.floor((ratios.length - 1) / 4)], high: ratios[Math.ceil((ratios.length - 1) * 3 / 4)] }]
+  }))
 }
 
 /** The middle one of `values`, ordered by `by`. */
