@@ -68,7 +68,8 @@ export function togetherPerTurn (together: (makeCalls: () => void) => void): <T>
       for (const call of calls) call()
     })
   })
-  return async <T>(call: () => Promise<T>) => await new Promise<T>((resolve, reject) => {
+  // Not async: the promise below is the caller's, with no second one around it.
+  return <T>(call: () => Promise<T>) => new Promise<T>((resolve, reject) => {
     batch.add(inCallersTrace(() => {
       // A call that throws fails its caller only, not the calls after it.
       try {

@@ -70,7 +70,7 @@ export default fp(async function redisConnection (fastify) {
 
   fastify.decorate<RedisConnection>('redisConnection', {
     client,
-    send: async (command) => await run(inOneWrite(command)),
+    send: (command) => run(inOneWrite(command)),
     ping: sharedPerTurn('Redis ping', async () => {
       await run(client.ping())
     }),
