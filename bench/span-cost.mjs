@@ -12,6 +12,7 @@
 // trace backend: waits ÷ shared pings). The SDK is the one services/web ships.
 import { createRequire } from 'node:module'
 import { parseArgs } from 'node:util'
+import { percentile } from './lib/percentile.mjs'
 
 const { values: options } = parseArgs({
   options: {
@@ -43,6 +44,12 @@ function tracerThat (encodes) {
   return { tracer: provider.getTracer('web'), provider }
 }
 
+/** The shared pings of a turn, and the client span each makes, with attributes of the shapes the instrumentations give them. */
+const SHARED_PINGS = [
+  { name: 'PostgreSQL ping', client: 'pg.query:SELECT', attributes: { 'db.system.name': 'postgresql', 'db.namespace': 'web', 'server.address': '127.0.0.1', 'server.port': 5432, 'db.query.text': 'SELECT 1' } },
+  { name: 'Redis ping', client: 'ping', attributes: { 'db.system.name': 'redis', 'server.address': '127.0.0.1', 'server.port': 6379, 'db.query.text': 'ping' } }
+]
+
 function turn (tracer) {
   const requestsOfTurn = []
   for (let i = 0; i < perTurn; i++) {
@@ -52,18 +59,15 @@ function turn (tracer) {
     })
     server.updateName('GET /')
     const inRequest = trace.setSpan(ROOT_CONTEXT, server)
-    requestsOfTurn.push({ server, waits: [tracer.startSpan('PostgreSQL ping wait', {}, inRequest), tracer.startSpan('Redis ping wait', {}, inRequest)] })
+    requestsOfTurn.push({ server, waits: SHARED_PINGS.map(({ name }) => tracer.startSpan(`${name} wait`, {}, inRequest)) })
   }
-  for (const [index, name] of ['PostgreSQL ping', 'Redis ping'].entries()) {
+  SHARED_PINGS.forEach(({ name, client, attributes }, index) => {
     const waits = requestsOfTurn.map((request) => request.waits[index])
     const shared = tracer.startSpan(name, { root: true, links: waits.map((wait) => ({ context: wait.spanContext() })), attributes: { 'web.shared.requests': perTurn } })
     for (const wait of waits) wait.addLink({ context: shared.spanContext() })
-    tracer.startSpan(name === 'PostgreSQL ping' ? 'pg.query:SELECT' : 'ping', {
-      kind: SpanKind.CLIENT,
-      attributes: { 'db.system.name': 'postgresql', 'db.namespace': 'web', 'server.address': '127.0.0.1', 'server.port': 5432, 'db.query.text': 'SELECT 1' }
-    }, trace.setSpan(ROOT_CONTEXT, shared)).end()
+    tracer.startSpan(client, { kind: SpanKind.CLIENT, attributes }, trace.setSpan(ROOT_CONTEXT, shared)).end()
     shared.end()
-  }
+  })
   for (const { server, waits } of requestsOfTurn) {
     for (const wait of waits) wait.end()
     server.setAttributes({ 'http.response.status_code': 200 })
@@ -86,7 +90,7 @@ async function measure (encodes) {
     rounds.push(Number(process.hrtime.bigint() - start) / 1000 / requests)
   }
   await provider.shutdown()
-  return rounds.sort((a, b) => a - b)[Math.floor(rounds.length / 2)]
+  return percentile(rounds, 0.5)
 }
 
 const made = await measure(false)

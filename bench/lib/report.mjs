@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import os from 'node:os'
 import { withPg, withRedis } from './databases.mjs'
+import { percentile } from './percentile.mjs'
 import { loadAverage } from './proc.mjs'
 import { settings, TARGETS } from './settings.mjs'
 
@@ -20,11 +21,6 @@ export async function machineInfo () {
     postgres: await withPg('postgres', async (client) => (await client.query('SHOW server_version')).rows[0].server_version),
     redis: /redis_version:(\S+)/.exec(await withRedis(0, (client) => client.info('server')))[1]
   }
-}
-
-function percentile (sorted, q) {
-  if (sorted.length === 0) return NaN
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
 }
 
 const ms = (value) => value.toFixed(2)
@@ -61,7 +57,7 @@ function throughputTable (rows, servers) {
 }
 
 export function report ({ machine, servers, throughput, growth, rss, firstStartMs, startupTimes, traced }) {
-  const startupMedian = percentile([...startupTimes].sort((a, b) => a - b), 0.5)
+  const startupMedian = percentile(startupTimes, 0.5)
   const lines = [
     '## Machine',
     '',

@@ -1,5 +1,6 @@
 // Throughput and latency: each endpoint loaded on every server in interleaved
 // rounds, at `settings.connections` and then at one connection.
+import { percentile } from './percentile.mjs'
 import { loadAverage } from './proc.mjs'
 import { settings } from './settings.mjs'
 import { log } from './state.mjs'
@@ -32,7 +33,7 @@ export async function throughputPhase (servers) {
         }
         loads.push(loadAverage())
       }
-      const results = Object.fromEntries([...rounds].map(([name, results]) => [name, median(results, (result) => result.rps)]))
+      const results = Object.fromEntries([...rounds].map(([name, results]) => [name, percentile(results, 0.5, (result) => result.rps)]))
       rows[key].push({ endpoint, results, toMinimal: pairedRatios(rounds, 'minimal'), toService: pairedRatios(rounds, 'service'), load: Math.max(...loads) })
     }
   }
@@ -48,12 +49,7 @@ export async function throughputPhase (servers) {
 function pairedRatios (rounds, reference) {
   const references = rounds.get(reference)
   return Object.fromEntries([...rounds].map(([name, results]) => {
-    const ratios = results.map((result, round) => result.rps / references[round].rps).sort((a, b) => a - b)
-    return [name, { median: median(ratios), low: ratios[Math.floor((ratios.length - 1) / 4)], high: ratios[Math.ceil((ratios.length - 1) * 3 / 4)] }]
+    const ratios = results.map((result, round) => result.rps / references[round].rps)
+    return [name, { median: percentile(ratios, 0.5), low: percentile(ratios, 0.25), high: percentile(ratios, 0.75) }]
   }))
-}
-
-/** The middle one of `values`, ordered by `by`. */
-function median (values, by = (value) => value) {
-  return [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)]
 }
